@@ -1,0 +1,1 @@
+"""Temporal workflow definitions and the pydantic models they exchange."""
