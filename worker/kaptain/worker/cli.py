@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 
@@ -14,9 +15,29 @@ def _parser() -> argparse.ArgumentParser:
     cluster = sub.add_parser("cluster", help="the embedded single-machine cluster")
     cluster_sub = cluster.add_subparsers(dest="cluster_command", required=True)
     serve = cluster_sub.add_parser("serve", help="run the embedded cluster in the foreground")
-    serve.add_argument("--data-dir", default=None, help="state directory (default: $KAPTAIN_HOME or ~/.kaptain)")
+    serve.add_argument(
+        "--data-dir", default=None, help="state directory (default: $KAPTAIN_HOME or ~/.kaptain)"
+    )
     serve.add_argument("--port", type=int, default=None, help="API server port (default: a free port)")
+
+    dev = sub.add_parser(
+        "dev", help="Temporal with its UI, the embedded cluster and a worker, in the foreground"
+    )
+    _stack_options(dev)
+    demo = sub.add_parser("demo", help="run the examples/digits lifecycle on the embedded default")
+    _stack_options(demo)
     return parser
+
+
+def _stack_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", default=None, help="state directory (default: $KAPTAIN_HOME or ~/.kaptain)"
+    )
+    parser.add_argument("--temporal-port", type=int, default=7233, help="Temporal gRPC port (default 7233)")
+    parser.add_argument("--ui-port", type=int, default=8233, help="Temporal Web UI port (default 8233)")
+    parser.add_argument(
+        "--cluster-port", type=int, default=None, help="API server port (default: a free port)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,6 +48,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         from kaptain.cluster.server import serve_forever
 
         return serve_forever(data_dir=args.data_dir, port=args.port)
+    if args.command in ("dev", "demo"):
+        from kaptain.worker.dev import DevStack
+        from kaptain.worker.devcli import EXAMPLES, data_dir_from, run_demo, run_dev
+
+        stack = DevStack(
+            data_dir=data_dir_from(args.data_dir),
+            temporal_port=args.temporal_port,
+            ui_port=args.ui_port,
+            cluster_port=args.cluster_port,
+        )
+        if args.command == "dev":
+            return asyncio.run(run_dev(stack))
+        return asyncio.run(run_demo(stack, example=EXAMPLES / "digits"))
     return 2
 
 
