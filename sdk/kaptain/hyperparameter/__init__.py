@@ -1,0 +1,1 @@
+"""Hyperparameter tuning: search domains and Katib algorithms."""

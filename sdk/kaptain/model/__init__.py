@@ -1,0 +1,1 @@
+"""The model: its definition, framework, state, resources and snapshots."""

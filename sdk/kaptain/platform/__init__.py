@@ -1,0 +1,1 @@
+"""Platform plumbing of the SDK: configuration providers, constants, names, quantities and images."""

@@ -1,0 +1,1 @@
+"""Configuration providers: the credentials and endpoints that become Kubernetes Secrets for a run."""
