@@ -204,3 +204,16 @@ def index(path: str, i: int) -> str:
 def key(path: str, k: str) -> str:
     """Appends a map key to a path (`field.Path.Key`)."""
     return f"{path}[{k}]"
+
+
+def not_found(field: str, value: Any) -> Cause:
+    """`field.NotFound`: a reference to something that does not exist (a volume name, ...).
+
+    Args:
+        field: The field path.
+        value: The reference.
+
+    Returns:
+        A `FieldValueNotFound` cause.
+    """
+    return cause(field, f"Not found: {format_value(value)}", "FieldValueNotFound")
