@@ -1,0 +1,278 @@
+"""The kubelet (and scheduler) of the embedded cluster's single node.
+
+It watches all pods; a pod without `spec.nodeName` is bound to this node and run, a pod bound
+here is run by a `PodWorker`. On start it kills what a previous life left running, then re-lists:
+pods it was running are resumed (see `PodWorker`): with `restartPolicy` Always or OnFailure their
+vanished containers are restarted (restartCount + 1, lastState `ContainerStatusUnknown`), with
+Never the pod fails with those containers terminated as `ContainerStatusUnknown`, as Kubernetes
+reports containers that could not be located.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import shutil
+from collections.abc import AsyncIterator, Coroutine
+from pathlib import Path
+from typing import Any
+
+from kaptain.cluster.apiserver.errors import ApiError
+from kaptain.cluster.apiserver.interface import ApiCore, Object
+from kaptain.cluster.images.store import ImageStore
+from kaptain.cluster.kubelet.context import KubeletContext
+from kaptain.cluster.kubelet.logreader import read_pod_log
+from kaptain.cluster.kubelet.pod import PodWorker
+from kaptain.cluster.kubelet.procs import GroupRegistry
+from kaptain.cluster.kubelet.status import TERMINAL_PHASES
+
+_log = logging.getLogger(__name__)
+_WATCH_SECONDS = 300.0
+_RETRY_SECONDS = 1.0
+_STOP_GRACE = 2.0
+
+
+class Kubelet:
+    """Schedules and runs the cluster's pods as local processes.
+
+    Args:
+        core: The API core.
+        data_dir: The cluster's data dir; pods live under `pods/`, the kubelet's records under
+            `kubelet/`.
+        images: The image store resolving container images.
+        node_name: The name of this node.
+        service_host: The API server's host for `KUBERNETES_SERVICE_HOST` (unset when None).
+        service_port: The API server's port for `KUBERNETES_SERVICE_PORT`.
+        stop_grace: Seconds between SIGTERM and SIGKILL for containers when the kubelet stops.
+    """
+
+    def __init__(
+        self,
+        core: ApiCore,
+        *,
+        data_dir: Path,
+        images: ImageStore,
+        node_name: str = "kaptain",
+        service_host: str | None = None,
+        service_port: int | None = None,
+        stop_grace: float = _STOP_GRACE,
+    ) -> None:
+        pods = core.registry.get("", "v1", "pods")
+        if pods is None:
+            raise ValueError("the API core does not serve pods")
+        data_dir = data_dir.resolve()
+        marker = hashlib.sha256(f"{data_dir}\0{node_name}".encode()).hexdigest()[:24]
+        self._ctx = KubeletContext(
+            core=core,
+            pods=pods,
+            node_name=node_name,
+            data_dir=data_dir,
+            images=images,
+            groups=GroupRegistry(data_dir / "kubelet" / "groups", marker),
+            service=(service_host, service_port) if service_host and service_port else None,
+        )
+        self._stop_grace = stop_grace
+        self._workers: dict[str, PodWorker] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._watcher: asyncio.Task[None] | None = None
+        self._events: asyncio.Task[None] | None = None
+        self._running = False
+
+    @property
+    def node_name(self) -> str:
+        return self._ctx.node_name
+
+    async def start(self) -> None:
+        """Kills leftovers of a previous life, resumes this node's pods and starts watching.
+
+        Raises:
+            ApiError: The initial list of pods failed.
+        """
+        if self._running:
+            return
+        self._ctx.pods_dir.mkdir(parents=True, exist_ok=True)
+        killed = await asyncio.to_thread(self._ctx.groups.kill_leftovers)
+        if killed:
+            _log.warning("killed %d processes left behind by a previous kubelet: %s", len(killed), killed)
+        items, version = await self._ctx.core.list(self._ctx.pods, None)
+        self._running = True
+        self._events = asyncio.create_task(self._ctx.send_events(), name="kubelet events")
+        for pod in items:
+            await self._handle("ADDED", pod)
+        await asyncio.to_thread(self._remove_orphan_dirs, items)
+        self._watcher = asyncio.create_task(self._watch(version), name="kubelet watch")
+
+    async def stop(self) -> None:
+        """Stops every container (SIGTERM, SIGKILL after the stop grace) and the kubelet's tasks."""
+        if not self._running:
+            return
+        self._running = False
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+        workers = list(self._workers.values())
+        await asyncio.gather(*(w.shutdown(self._stop_grace) for w in workers), return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._workers.clear()
+        if self._events is not None:
+            self._events.cancel()
+            await asyncio.gather(self._events, return_exceptions=True)
+            await self._ctx.flush_events(1.0)
+        self._ctx.forget_logs_all()
+
+    def read_log(
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None,
+        *,
+        follow: bool = False,
+        tail_lines: int | None = None,
+        timestamps: bool = False,
+        previous: bool = False,
+    ) -> AsyncIterator[bytes]:
+        """Yields a container's log (`pods/log`); see `LogSource`.
+
+        Args:
+            namespace: The pod's namespace.
+            pod: The pod's name.
+            container: The container; may be omitted when the pod has one container.
+            follow: Keep yielding until the container terminates (waits for it to start).
+            tail_lines: Only the last so many lines.
+            timestamps: Prefix lines with their RFC3339Nano time.
+            previous: The log of the previous (restarted) instance.
+
+        Returns:
+            An async iterator of byte chunks; errors are raised on the first iteration.
+
+        Raises:
+            ApiError: 404 for an unknown pod; 400 when the container is missing, unknown, not
+                started yet (without `follow`), or has no previous instance.
+        """
+        return read_pod_log(
+            self._ctx,
+            namespace,
+            pod,
+            container,
+            follow=follow,
+            tail_lines=tail_lines,
+            timestamps=timestamps,
+            previous=previous,
+        )
+
+    # -- watching -----------------------------------------------------------------------
+
+    async def _watch(self, version: str) -> None:
+        core, pods = self._ctx.core, self._ctx.pods
+        while self._running:
+            try:
+                async for event in core.watch(
+                    pods, None, resource_version=version, allow_bookmarks=True, timeout_seconds=_WATCH_SECONDS
+                ):
+                    obj = event["object"]
+                    version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                    if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                        await self._handle(event["type"], obj)
+            except ApiError as exc:
+                if exc.code != 410:
+                    _log.warning("pod watch failed: %s", exc.message)
+                    await asyncio.sleep(_RETRY_SECONDS)
+                    continue
+                items, version = await core.list(pods, None)
+                for pod in items:
+                    await self._handle("MODIFIED", pod)
+                await self._forget_missing({str(p["metadata"]["uid"]) for p in items})
+            except Exception:
+                _log.exception("pod watch failed")
+                await asyncio.sleep(_RETRY_SECONDS)
+
+    async def _handle(self, kind: str, pod: Object) -> None:
+        meta = pod.get("metadata") or {}
+        spec = pod.get("spec") or {}
+        uid = str(meta.get("uid", ""))
+        if kind == "DELETED":
+            worker = self._workers.pop(uid, None)
+            self._spawn(self._discard(pod, worker))
+            return
+        node = spec.get("nodeName")
+        if not node:
+            if not meta.get("deletionTimestamp"):
+                await self._bind(pod)
+            return
+        if node != self._ctx.node_name:
+            return
+        worker = self._workers.get(uid)
+        if worker is not None:
+            worker.update(pod)
+            return
+        phase = (pod.get("status") or {}).get("phase")
+        if meta.get("deletionTimestamp") and phase in TERMINAL_PHASES:
+            self._spawn(self._finalize(pod))
+            return
+        if phase in TERMINAL_PHASES:
+            return
+        worker = PodWorker(self._ctx, pod, resume=bool((pod.get("status") or {}).get("startTime")))
+        self._workers[uid] = worker
+        worker.start()
+        worker.update(pod)
+
+    async def _bind(self, pod: Object) -> None:
+        meta = pod["metadata"]
+        namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+        try:
+            bound = await self._ctx.core.patch(
+                self._ctx.pods,
+                namespace,
+                name,
+                {"metadata": {"uid": meta.get("uid")}, "spec": {"nodeName": self._ctx.node_name}},
+                "application/merge-patch+json",
+            )
+        except ApiError as exc:
+            if exc.code not in (404, 409):
+                _log.warning("cannot bind pod %s/%s: %s", namespace, name, exc.message)
+            return
+        self._ctx.event(
+            bound,
+            type_="Normal",
+            reason="Scheduled",
+            message=f"Successfully assigned {namespace}/{name} to {self._ctx.node_name}",
+            component="default-scheduler",
+        )
+        await self._handle("MODIFIED", bound)
+
+    async def _finalize(self, pod: Object) -> None:
+        meta = pod["metadata"]
+        with contextlib.suppress(ApiError):
+            await self._ctx.core.delete(
+                self._ctx.pods,
+                str(meta.get("namespace")),
+                str(meta.get("name")),
+                grace_period_seconds=0,
+                preconditions={"uid": str(meta.get("uid"))},
+            )
+
+    async def _discard(self, pod: Object, worker: PodWorker | None) -> None:
+        if worker is not None:
+            await worker.shutdown(0)
+        self._ctx.forget_logs(str((pod.get("metadata") or {}).get("uid", "")))
+        await asyncio.to_thread(shutil.rmtree, self._ctx.pod_dir(pod), True)
+
+    async def _forget_missing(self, present: set[str]) -> None:
+        for uid in [u for u in self._workers if u not in present]:
+            worker = self._workers.pop(uid)
+            self._spawn(self._discard(worker.pod, worker))
+
+    def _remove_orphan_dirs(self, items: list[Object]) -> None:
+        known = {self._ctx.pod_dir(p).name for p in items}
+        for path in self._ctx.pods_dir.iterdir():
+            if path.is_dir() and path.name not in known:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
