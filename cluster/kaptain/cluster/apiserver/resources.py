@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 
 @dataclass(frozen=True)
 class PrinterColumn:
-    """One `additionalPrinterColumns` entry, used for `kubectl get` tables."""
+    """One `additionalPrinterColumns` entry, used for `kubectl get` tables.
+
+    Built-in kinds whose kubectl columns are not a plain JSONPath (a pod's "Ready" is "1/2", its
+    "Status" is derived from container states) carry `compute`, which maps the object to the cell
+    value; when it is set it takes precedence over `json_path`.
+    """
 
     name: str
     type: str
@@ -16,6 +22,16 @@ class PrinterColumn:
     description: str = ""
     priority: int = 0
     format: str = ""
+    compute: Callable[[dict[str, Any]], Any] | None = field(default=None, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class ScaleSubresource:
+    """A CRD's `subresources.scale`: where the replica counts live in the custom resource."""
+
+    spec_replicas_path: str
+    status_replicas_path: str
+    label_selector_path: str = ""
 
 
 @dataclass(frozen=True)
@@ -38,6 +54,7 @@ class ResourceType:
     printer_columns: tuple[PrinterColumn, ...] = ()
     schema: dict[str, Any] | None = field(default=None, compare=False, hash=False)
     builtin: bool = True
+    scale: ScaleSubresource | None = field(default=None, compare=False, hash=False)
 
     @property
     def api_version(self) -> str:
@@ -71,6 +88,17 @@ class ResourceRegistry:
 
     def get(self, group: str, version: str, plural: str) -> ResourceType | None:
         return self._by_path.get((group, version, plural))
+
+    def for_resource(self, group: str, plural: str) -> ResourceType | None:
+        """Returns one served version of (group, plural) (the first registered), or None if none is served.
+
+        Objects are stored once per (group, plural) whatever version wrote them, so any served version
+        can be used to address a stored object.
+        """
+        for (g, _, p), rt in self._by_path.items():
+            if g == group and p == plural:
+                return rt
+        return None
 
     def for_kind(self, api_version: str, kind: str) -> ResourceType | None:
         group, _, version = api_version.rpartition("/")
