@@ -17,7 +17,9 @@ upstream CRDs we serve only use them for immutability (`self == oldSelf`) on upd
 than the ones kube-apiserver supports for CRDs are ignored, as kube-apiserver strips them; of the
 supported ones, isbn, creditcard and ssn are accepted without checking.
 
-Compile a schema once (`StructuralSchema(schema_dict)`) and reuse it: sub-schemas are compiled
+`prune` and `apply_defaults` work in place (and return the object) like their kube-apiserver
+counterparts; `validate` only reads. Compile a schema once (`StructuralSchema(schema_dict)`) and
+reuse it: sub-schemas are compiled
 lazily on first use and cached, so a 600 KB schema costs only what an object actually touches.
 """
 
@@ -289,13 +291,14 @@ class StructuralSchema:
         """Drops unknown fields the way kube-apiserver's decoder does for a custom resource.
 
         Args:
-            obj: The object (not mutated).
+            obj: The object, pruned in place (as kube-apiserver prunes the decoded object).
 
         Returns:
-            A pruned copy; `apiVersion`, `kind` and `metadata` (reduced to `ObjectMeta` fields) are
+            `obj` itself; `apiVersion`, `kind` and `metadata` (reduced to `ObjectMeta` fields) are
             always kept at the root.
         """
-        return _prune_object(obj, self._root, root=True)
+        _prune_object(obj, self._root, root=True)
+        return obj
 
     # Defaulting -------------------------------------------------------------------------------
 
@@ -306,14 +309,13 @@ class StructuralSchema:
         object that exists; defaults are applied again inside the values just defaulted.
 
         Args:
-            obj: The object (not mutated).
+            obj: The object, defaulted in place; default values are copied from the schema.
 
         Returns:
-            A defaulted copy.
+            `obj` itself.
         """
-        result: dict[str, Any] = _clone(obj)
-        _default(result, self._root)
-        return result
+        _default(obj, self._root)
+        return obj
 
     # Validation -------------------------------------------------------------------------------
 
@@ -344,41 +346,43 @@ def _clone(value: Any) -> Any:
 # -- pruning -------------------------------------------------------------------------------------
 
 
-def _prune_meta(meta: Any) -> Any:
-    if not isinstance(meta, dict):
-        return _clone(meta)
-    return {k: _clone(v) for k, v in meta.items() if k in OBJECT_META_FIELDS}
+def _prune_meta(meta: Any) -> None:
+    if isinstance(meta, dict):
+        for key in [k for k in meta if k not in OBJECT_META_FIELDS]:
+            del meta[key]
 
 
-def _prune(value: Any, node: _Node) -> Any:
+def _prune(value: Any, node: _Node) -> None:
     if isinstance(value, list):
         items = node.items
-        if items is None:
-            return _clone(value)
-        return [_prune(v, items) for v in value]
-    if isinstance(value, dict):
-        return _prune_object(value, node)
-    return value
+        if items is not None:
+            for item in value:
+                _prune(item, items)
+    elif isinstance(value, dict):
+        _prune_object(value, node)
 
 
-def _prune_object(value: dict[str, Any], node: _Node, *, root: bool = False) -> dict[str, Any]:
+def _prune_object(value: dict[str, Any], node: _Node, *, root: bool = False) -> None:
     keep_resource = root or node.embedded
     additional = node.additional
-    out: dict[str, Any] = {}
+    drop: list[str] = []
     for key, child in value.items():
         if keep_resource and key in _RESOURCE_FIELDS:
-            out[key] = _prune_meta(child) if key == "metadata" else _clone(child)
+            if key == "metadata":
+                _prune_meta(child)
             continue
         sub = node.prop(key)
         if sub is None and additional is not None:
             sub = additional
         if sub is not None:
             if child is None and not sub.nullable and sub.default is _MISSING:
-                continue
-            out[key] = _prune(child, sub)
-        elif node.preserve_unknown:
-            out[key] = _clone(child)
-    return out
+                drop.append(key)
+            else:
+                _prune(child, sub)
+        elif not node.preserve_unknown:
+            drop.append(key)
+    for key in drop:
+        del value[key]
 
 
 # -- defaulting ----------------------------------------------------------------------------------
