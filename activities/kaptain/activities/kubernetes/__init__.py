@@ -1,0 +1,1 @@
+"""Kubernetes side effects: a small generic REST client, status summaries, and the activities."""

@@ -1,0 +1,1 @@
+"""Model storage side effects: ``file://`` and ``s3://`` backends, and the storage activities."""

@@ -1,0 +1,59 @@
+"""Following a workload from workflow code: loop over the watch activity until it is done.
+
+Each watch call returns as soon as the object's status changes in a way that matters, so the
+workflow always knows the phase (the `progress` query reads it) and the history records one
+activity per change, not per poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+
+from kaptain.workflows import steps
+from kaptain.workflows.objects import ObjectStatus, WatchRequest
+
+__all__ = ["remaining", "watch_until_terminal"]
+
+
+def remaining(deadline: datetime | None) -> timedelta | None:
+    """Time left until ``deadline`` (never negative), or None without a deadline."""
+    if deadline is None:
+        return None
+    return max(deadline - workflow.now(), timedelta())
+
+
+async def watch_until_terminal(
+    status: ObjectStatus, *, deadline: datetime | None, on_change: Callable[[ObjectStatus], None]
+) -> ObjectStatus:
+    """Watch an object until it finishes or disappears, or the deadline passes.
+
+    Args:
+        status: The object's status as created.
+        deadline: When to give up, or None.
+        on_change: Called with every new status (to update the run's progress).
+
+    Returns:
+        The terminal status.
+
+    Raises:
+        TimeoutError: The deadline passed first (the watch in flight is cancelled, and awaited).
+    """
+
+    async def loop() -> ObjectStatus:
+        current = status
+        on_change(current)
+        while not current.terminal:
+            current = await steps.watch_object(
+                WatchRequest(ref=current.ref, last=current), budget=remaining(deadline)
+            )
+            on_change(current)
+        return current
+
+    left = remaining(deadline)
+    # A workflow timer: when it fires first, wait_for cancels the loop, which cancels the watch
+    # activity and (WAIT_CANCELLATION_COMPLETED) waits until the attempt has stopped.
+    return await asyncio.wait_for(loop(), timeout=None if left is None else left.total_seconds())
