@@ -163,6 +163,14 @@ class _Reader:
         return parsed
 
     def _raise_for(self, status: int, what: str) -> None:
+        if status in (401, 403):
+            # Wrong or missing credentials: asking again will not help, and building would fail too.
+            raise ApplicationError(
+                f"the registry refused access ({status}) to the {what} of {self._repository}: check the "
+                "Docker config.json credentials",
+                type=IMAGE_BUILD_FAILED,
+                non_retryable=True,
+            )
         if not 200 <= status <= 299:
             raise ApplicationError(
                 f"registry answered {status} for the {what} of {self._repository}", type=REGISTRY_ERROR
