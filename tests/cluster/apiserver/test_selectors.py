@@ -197,7 +197,7 @@ _requirement = st.one_of(
         st.sampled_from(["in", "notin"]),
         st.lists(_name, min_size=1, max_size=4),
     ),
-    st.builds(lambda k, op: Requirement(k, op), _key, st.sampled_from(["exists", "!"])),
+    st.builds(Requirement, _key, st.sampled_from(["exists", "!"])),
     st.builds(
         lambda k, op, n: Requirement(k, op, (str(n),)),
         _key,
