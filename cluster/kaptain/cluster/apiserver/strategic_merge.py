@@ -363,15 +363,17 @@ def _merge_list(original: list[Any], patch: list[Any], info: _Field, sub: _Meta)
     original, patch, replace = _split_special_elements(original, patch, key)
     if replace:
         return [_merge_map({}, item, sub) for item in patch]
+    merged = list(original)
     for item in patch:
         if key not in item:
             raise ApiError.bad_request(f"map: {item} does not contain declared merge key: {key}")
-        position = next((i for i, o in enumerate(original) if _equal(o.get(key), item[key])), None)
+        position = next((i for i, o in enumerate(merged) if _equal(o.get(key), item[key])), None)
         if position is None:
-            original.append(_merge_map({}, item, sub))
+            merged.append(_merge_map({}, item, sub))
         else:
-            original[position] = _merge_map(original[position], item, sub)
-    in_patch, server_only = _partition(original, patch, key)
+            merged[position] = _merge_map(merged[position], item, sub)
+    in_patch, server_only = _partition(merged, patch, key)
+    # The live order is that of the list before the patch's new elements were appended.
     return _normalize_order(in_patch, server_only, patch, original, key)
 
 
