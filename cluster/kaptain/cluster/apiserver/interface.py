@@ -58,7 +58,9 @@ class ApiCore(Protocol):
     @property
     def registry(self) -> ResourceRegistry: ...
 
-    async def create(self, rt: ResourceType, namespace: str | None, obj: Object, *, dry_run: bool = False) -> Object: ...
+    async def create(
+        self, rt: ResourceType, namespace: str | None, obj: Object, *, dry_run: bool = False
+    ) -> Object: ...
 
     async def get(self, rt: ResourceType, namespace: str | None, name: str) -> Object: ...
 
@@ -74,7 +76,13 @@ class ApiCore(Protocol):
         ...
 
     async def update(
-        self, rt: ResourceType, namespace: str | None, name: str, obj: Object, *, subresource: str | None = None
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        obj: Object,
+        *,
+        subresource: str | None = None,
     ) -> Object: ...
 
     async def patch(
