@@ -257,7 +257,7 @@ class ContainerRunner:
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
-            await self._drain_log()
+            await self._drain_log(proc)
         if self._oom:
             return 137, "OOMKilled", ""
         reason = "Completed" if code == 0 else "Error"
@@ -266,7 +266,7 @@ class ContainerRunner:
             message = await self._log_tail()
         return code, reason, message
 
-    async def _drain_log(self) -> None:
+    async def _drain_log(self, proc: ContainerProcess) -> None:
         pump = self._pump
         if pump is None:
             return
@@ -274,6 +274,7 @@ class ContainerRunner:
             await asyncio.wait_for(asyncio.shield(pump), _DRAIN_TIMEOUT)
         except TimeoutError:
             # Something outside the container's group still holds the pipe; the run is over anyway.
+            proc.close_output()
             pump.cancel()
             await asyncio.gather(pump, return_exceptions=True)
 

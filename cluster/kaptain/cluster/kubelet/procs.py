@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -157,15 +158,26 @@ class GroupRegistry:
 class ContainerProcess:
     """One running container: the leader process of its own group, with merged stdout/stderr.
 
-    Use `spawn` to create one.
+    asyncio's subprocess transport only reports an exit once the output pipes are closed, which
+    a background child holding stdout would delay forever; so the exit is watched through a
+    pidfd instead and the pipe is read separately. Use `spawn` to create one.
     """
 
-    def __init__(self, proc: asyncio.subprocess.Process, registry: GroupRegistry, create_time: float) -> None:
-        self._proc = proc
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        stdout: asyncio.StreamReader,
+        transport: asyncio.ReadTransport,
+        registry: GroupRegistry,
+    ) -> None:
+        self._popen = popen
+        self._stdout = stdout
+        self._transport = transport
         self._registry = registry
-        self._create_time = create_time
         self._seen: dict[int, _Member] = {}
         self._exit: int | None = None
+        self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._watch_exit()
 
     @classmethod
     async def spawn(
@@ -186,35 +198,69 @@ class ContainerProcess:
             OSError: The program cannot be executed (not found, not executable).
         """
         full_env = {**env, MARKER_VARIABLE: registry.marker}
-        # The fork must happen on the loop's thread: PDEATHSIG fires when the forking *thread* ends.
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            cwd=str(cwd),
-            env=full_env,
-            start_new_session=True,
-            preexec_fn=_preexec(os.getpid()),
-            limit=1 << 20,
-        )
+        read_fd, write_fd = os.pipe()
         try:
-            create_time = psutil.Process(proc.pid).create_time()
+            # The fork must happen on the loop's thread: PDEATHSIG fires when the forking *thread* ends.
+            popen = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                cwd=str(cwd),
+                env=full_env,
+                start_new_session=True,
+                preexec_fn=_preexec(os.getpid()),
+            )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        try:
+            create_time = psutil.Process(popen.pid).create_time()
         except psutil.Error:
             create_time = time.time()
-        registry.record(proc.pid, create_time)
-        return cls(proc, registry, create_time)
+        registry.record(popen.pid, create_time)
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=1 << 20, loop=loop)
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader, loop=loop), os.fdopen(read_fd, "rb", 0)
+        )
+        return cls(popen, reader, transport, registry)
+
+    def _watch_exit(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            pidfd = os.pidfd_open(self._popen.pid)
+        except ProcessLookupError:
+            self._finish()
+            return
+
+        def readable() -> None:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+            self._finish()
+
+        loop.add_reader(pidfd, readable)
+
+    def _finish(self) -> None:
+        returncode = self._popen.wait()
+        if not self._exited.done():
+            self._exited.set_result(returncode)
 
     @property
     def pid(self) -> int:
         """The leader's pid, which is also the process group id."""
-        return self._proc.pid
+        return self._popen.pid
 
     @property
     def stdout(self) -> asyncio.StreamReader:
         """The merged stdout and stderr of the container."""
-        assert self._proc.stdout is not None
-        return self._proc.stdout
+        return self._stdout
+
+    def close_output(self) -> None:
+        """Stops reading the output pipe (when something outside the container still holds it)."""
+        self._transport.close()
 
     @property
     def returncode(self) -> int | None:
@@ -248,7 +294,7 @@ class ContainerProcess:
         Returns:
             The exit code (128+signal when killed by a signal).
         """
-        returncode = await self._proc.wait()
+        returncode = await asyncio.shield(self._exited)
         if self._exit is None:
             self._exit = exit_code(returncode)
             self._reap_rest()
