@@ -27,7 +27,7 @@ from kaptain.model.validation import (
     check_serving_config,
     check_text,
 )
-from kaptain.platform.constants import LOGGER_NAME
+from kaptain.platform.constants import DEFAULT_TIMEOUT_SECONDS, LOGGER_NAME
 from kaptain.platform.naming import id_fragment, name_fragment
 
 __all__ = ["Model", "ModelMeta", "Resources"]
@@ -231,6 +231,96 @@ class Model:
     def sanitized_id(self) -> str:
         """The id as it names serving objects: ``"dev/mnist"`` → ``"dev-mnist"``."""
         return id_fragment(self._id)
+
+    async def build(self, verbose: bool | None = None) -> bool:
+        """Build the model's image and publish it to the configured registry.
+
+        The image carries a ``checksum`` label over the model's content; the build is skipped when
+        the registry already has the image with the same checksum. The build runs as a durable
+        Temporal run (``kaptain/<id>/build/<revision>``) on the Kaptain worker.
+
+        Args:
+            verbose: Log the build's progress (default: ``KAPTAIN_SDK_VERBOSE``).
+
+        Returns:
+            True if successful, otherwise False (the reason is logged).
+
+        Raises:
+            ImageBuildException: The build failed; the message ends with the builder's log tail.
+        """
+        from kaptain.runs.build import build_model  # the run machinery loads on first use
+
+        return await build_model(self, verbose=verbose)
+
+    # The seed API takes these arguments positionally and names the last one `timeout`.
+    async def train(  # noqa: PLR0917
+        self,
+        hyperparameters: Mapping[str, Any],
+        args: Mapping[str, Any] | None = None,
+        gpus: int | None = None,
+        cpu: str | None = None,
+        memory: str | None = None,
+        resources: Resources | None = None,
+        workers: int = 2,
+        verbose: bool | None = None,
+        ttl_seconds_after_finished: int | None = None,
+        force_cleanup: bool | None = None,
+        timeout: int | None = DEFAULT_TIMEOUT_SECONDS,  # noqa: ASYNC109
+    ) -> bool:
+        """Train the model in a distributed manner (building its image first if needed).
+
+        Resources are given either through the simple parameters (``cpu``, ``memory``, ``gpus``;
+        each becomes both request and limit of every worker) or through ``resources``, never
+        both. TensorFlow trains as a TFJob (a Chief and ``workers - 1`` Workers), PyTorch as a
+        PyTorchJob (a Master and ``workers - 1`` Workers), other frameworks as a Job. The
+        training code gets the hyperparameters and args as ``--flag=value`` arguments and
+        uploads its model to ``$TRAINED_MODEL_UPLOAD_PATH``. On success the model gets a new
+        revision, the state ``trained`` and these hyperparameters.
+
+        Args:
+            hyperparameters: Flag → value, e.g. ``{"--epochs": 5}``.
+            args: Further flags passed to the training code.
+            gpus: GPUs per worker.
+            cpu: CPUs per worker, e.g. ``"1"``.
+            memory: Memory per worker, e.g. ``"2G"``.
+            resources: The advanced resource specification.
+            workers: Number of parallel workers (default 2).
+            verbose: Log the run's progress (default: ``KAPTAIN_SDK_VERBOSE``).
+            ttl_seconds_after_finished: Delete the finished job after this many seconds (default:
+                ``KAPTAIN_SDK_TTL_SECONDS_AFTER_FINISHED``).
+            force_cleanup: Delete the finished job at once (default: ``KAPTAIN_SDK_FORCE_CLEANUP``).
+            timeout: Seconds the run may take, or None; when exceeded the run is stopped, what it
+                created is deleted, and False is returned.
+
+        Returns:
+            True if successful, otherwise False (the reason is logged).
+
+        Raises:
+            InvalidModelProperty: A parameter is invalid (nothing was started).
+            ImageBuildException: The image build failed.
+            WorkloadDeploymentError: The cluster refused the training workload.
+        """
+        from kaptain.runs.train import train_model  # the run machinery loads on first use
+
+        outcome = await train_model(
+            self,
+            hyperparameters=hyperparameters,
+            args=args,
+            gpus=gpus,
+            cpu=cpu,
+            memory=memory,
+            resources=resources,
+            workers=workers,
+            verbose=verbose,
+            ttl_seconds_after_finished=ttl_seconds_after_finished,
+            force_cleanup=force_cleanup,
+            timeout_seconds=timeout,
+        )
+        if outcome.succeeded:
+            self._revision = outcome.revision
+            self._state = ModelState.TRAINED
+            self._hyperparameters = copy.deepcopy(dict(hyperparameters))
+        return outcome.succeeded
 
     def meta(self) -> ModelMeta:
         """An immutable snapshot of the model's current properties.
