@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import ssl
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
@@ -182,6 +184,23 @@ class RunningCluster:
             yield running
         finally:
             await running.stop()
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client TLS context trusting the cluster's CA."""
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    @asynccontextmanager
+    async def http(self, *, token: str | None = "") -> AsyncIterator[aiohttp.ClientSession]:
+        """A raw aiohttp session on the API server; `token=""` sends the cluster's, `None` none."""
+        headers = {}
+        bearer = self.token if token == "" else token
+        if bearer is not None:
+            headers["Authorization"] = f"Bearer {bearer}"
+        connector = aiohttp.TCPConnector(ssl=self.ssl_context())
+        async with aiohttp.ClientSession(
+            base_url=self.url, headers=headers, connector=connector, timeout=aiohttp.ClientTimeout(total=60)
+        ) as session:
+            yield session
 
     @asynccontextmanager
     async def api_client(self) -> AsyncIterator[k8s_client.ApiClient]:

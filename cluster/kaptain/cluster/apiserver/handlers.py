@@ -167,7 +167,7 @@ class ApiHandlers:
         if method == "PUT":
             _check_write_params(request)
             _refuse_dry_run(request)
-            body = await _read_object(request)
+            body = _check_name(await _read_object(request), name, namespace)
             return json_response(await core.update(rt, namespace, name, body))
         if method == "PATCH":
             _check_write_params(request)
@@ -196,7 +196,7 @@ class ApiHandlers:
         if method == "PUT":
             _check_write_params(request)
             _refuse_dry_run(request)
-            body = await _read_object(request)
+            body = _check_name(await _read_object(request), name, namespace)
             return json_response(await core.update(rt, namespace, name, body, subresource=sub))
         if method == "PATCH":
             _check_write_params(request)
@@ -356,6 +356,23 @@ def _not_allowed(request: web.Request) -> ApiError:
     return ApiError.method_not_allowed(
         f"the server does not allow this method on the requested resource ({request.method})"
     )
+
+
+def _check_name(body: Object, name: str, namespace: str | None) -> Object:
+    """Checks a PUT body against the URL before anything is looked up, as Kubernetes' handler does."""
+    meta = body.get("metadata")
+    if isinstance(meta, dict):
+        body_name = meta.get("name")
+        if body_name and body_name != name:
+            raise ApiError.bad_request(
+                f"the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )
+        body_namespace = meta.get("namespace")
+        if namespace and body_namespace and body_namespace != namespace:
+            raise ApiError.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+    return body
 
 
 def _check_write_params(request: web.Request) -> None:

@@ -132,12 +132,11 @@ async def read_text(request: web.Request) -> str:
 
 
 async def _read_body(request: web.Request) -> bytes:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise ApiError(413, "RequestEntityTooLarge", "the request body is too large")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise ApiError(413, "RequestEntityTooLarge", "the request body is too large")
-    return raw
+    try:
+        # `read()` collects the whole body (bounded by the application's client_max_size).
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise ApiError(413, "RequestEntityTooLarge", "the request body is too large") from exc
 
 
 def media_type(request: web.Request) -> str:
