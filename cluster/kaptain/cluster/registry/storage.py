@@ -400,17 +400,23 @@ class RegistryStorage:
 def _media_type(content_type: str | None, manifest: dict[str, Any]) -> str:
     declared = (content_type or "").split(";", 1)[0].strip()
     body_type = manifest.get("mediaType")
-    if declared in MANIFEST_TYPES:
+    generic = declared in ("", "application/json", "application/octet-stream")
+    if not generic and declared not in MANIFEST_TYPES:
+        raise RegistryError(
+            "MANIFEST_INVALID",
+            f"unsupported manifest media type {declared!r}; supported: {', '.join(MANIFEST_TYPES)}",
+        )
+    if body_type is not None and (body_type not in MANIFEST_TYPES or (not generic and body_type != declared)):
+        raise RegistryError(
+            "MANIFEST_INVALID", f"manifest mediaType {body_type!r} does not match Content-Type {declared!r}"
+        )
+    if not generic:
         return declared
-    if isinstance(body_type, str) and body_type in MANIFEST_TYPES:
+    if isinstance(body_type, str):
         return body_type
-    if declared in ("", "application/json", "application/octet-stream") and body_type is None:
-        # OCI manifests may omit mediaType; tell them apart by their fields.
-        if "manifests" in manifest:
-            return OCI_INDEX
-        if "config" in manifest and "layers" in manifest:
-            return OCI_MANIFEST
-    raise RegistryError(
-        "MANIFEST_INVALID",
-        f"unsupported manifest media type {declared or body_type!r}; supported: {', '.join(MANIFEST_TYPES)}",
-    )
+    # OCI manifests may omit mediaType; tell them apart by their fields.
+    if "manifests" in manifest:
+        return OCI_INDEX
+    if "config" in manifest and "layers" in manifest:
+        return OCI_MANIFEST
+    raise RegistryError("MANIFEST_INVALID", "cannot tell the manifest's media type")
