@@ -20,6 +20,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=int, default=None, help="API server port (default: a free port)")
 
+    worker = sub.add_parser("worker", help="a worker for the configured Temporal and Kubernetes")
+    worker.add_argument(
+        "--kubeconfig",
+        default=None,
+        help="kubeconfig (default: $KUBECONFIG, <data dir>/kubeconfig, ~/.kube/config, else in-cluster)",
+    )
+    worker.add_argument(
+        "--task-queue", default=None, help="task queue (default: $KAPTAIN_TASK_QUEUE or kaptain)"
+    )
+
     dev = sub.add_parser(
         "dev", help="Temporal with its UI, the embedded cluster and a worker, in the foreground"
     )
@@ -48,6 +58,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from kaptain.cluster.server import serve_forever
 
         return serve_forever(data_dir=args.data_dir, port=args.port)
+    if args.command == "worker":
+        import logging
+        from pathlib import Path
+
+        from kaptain.worker.worker import run_worker
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        kubeconfig = Path(args.kubeconfig).expanduser() if args.kubeconfig else None
+        asyncio.run(run_worker(kubeconfig=kubeconfig, queue=args.task_queue))
+        return 0
     if args.command in ("dev", "demo"):
         from kaptain.worker.dev import DevStack
         from kaptain.worker.devcli import EXAMPLES, data_dir_from, run_demo, run_dev

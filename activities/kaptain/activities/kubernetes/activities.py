@@ -66,6 +66,11 @@ class KubernetesActivities:
         self._client = client
         self._sealer = sealer
 
+    @property
+    def namespace(self) -> str:
+        """The namespace the activities work in."""
+        return self._client.namespace
+
     @activity.defn(name=CREATE_OBJECT)
     async def create_object(self, request: CreateObjectRequest) -> ObjectStatus:
         """Create an object; if it exists with this run's revision label, take it as created.
