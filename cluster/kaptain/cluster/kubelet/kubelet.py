@@ -84,6 +84,11 @@ class Kubelet:
     def node_name(self) -> str:
         return self._ctx.node_name
 
+    @property
+    def process_marker(self) -> str:
+        """The value of `KAPTAIN_KUBELET_NODE` in every container process of this kubelet."""
+        return self._ctx.groups.marker
+
     async def start(self) -> None:
         """Kills leftovers of a previous life, resumes this node's pods and starts watching.
 

@@ -1,0 +1,44 @@
+"""Fixtures of the kubelet tests: the real API core and image store in a temporary data dir."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from kaptain.cluster.apiserver.core import Core
+from kaptain.cluster.images.store import ImageStore
+from kaptain.cluster.kubelet import Kubelet
+
+
+@dataclass
+class Node:
+    """A running kubelet with its core and data dir."""
+
+    core: Core
+    kubelet: Kubelet
+    data_dir: Path
+    images: ImageStore
+
+
+@pytest.fixture
+async def core(tmp_path: Path) -> AsyncIterator[Core]:
+    opened = await Core.open(tmp_path / "data")
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
+async def node(core: Core, tmp_path: Path) -> AsyncIterator[Node]:
+    data_dir = tmp_path / "data"
+    images = ImageStore(data_dir)
+    kubelet = Kubelet(core, data_dir=data_dir, images=images, stop_grace=1.0)
+    await kubelet.start()
+    try:
+        yield Node(core, kubelet, data_dir, images)
+    finally:
+        await kubelet.stop()
