@@ -47,16 +47,21 @@ async def create(core: ApiCore, manifest: Object) -> Object:
 
 
 async def wait_pod(
-    core: ApiCore, name: str, check: Callable[[Object], bool], timeout: float = 20.0, what: str = ""
+    core: ApiCore, name: str, check: Callable[[Object], bool], within: float = 20.0, what: str = ""
 ) -> Object:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     last: Object = {}
     while time.monotonic() < deadline:
         try:
             last = await core.get(pods(core), "default", name)
         except ApiError:
             last = {}
-        if last and check(last):
+        try:
+            matched = bool(last) and check(last)
+        except (AssertionError, KeyError, TypeError):
+            # No container statuses yet.
+            matched = False
+        if matched:
             return last
         await asyncio.sleep(0.02)
     raise AssertionError(
@@ -64,14 +69,14 @@ async def wait_pod(
     )
 
 
-async def wait_phase(core: ApiCore, name: str, *phases: str, timeout: float = 20.0) -> Object:
+async def wait_phase(core: ApiCore, name: str, *phases: str, within: float = 20.0) -> Object:
     return await wait_pod(
-        core, name, lambda p: (p.get("status") or {}).get("phase") in phases, timeout, f"phase in {phases}"
+        core, name, lambda p: (p.get("status") or {}).get("phase") in phases, within, f"phase in {phases}"
     )
 
 
-async def wait_gone(core: ApiCore, name: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_gone(core: ApiCore, name: str, within: float = 20.0) -> None:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
             await core.get(pods(core), "default", name)
@@ -116,8 +121,8 @@ def processes_with_marker(marker_value: str) -> list[int]:
     return found
 
 
-def wait_pids_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
-    deadline = time.monotonic() + timeout
+def wait_pids_gone(pids: list[int], within: float = 10.0) -> list[int]:
+    deadline = time.monotonic() + within
     alive = pids
     while time.monotonic() < deadline:
         alive = []
@@ -140,3 +145,30 @@ def waiting_reason(pod: Object, name: str | None = None, *, init: bool = False) 
         if name is None or status["name"] == name:
             return (status["state"].get("waiting") or {}).get("reason")
     return None
+
+
+async def wait_pid_gone_async(pid: int, within: float = 10.0) -> bool:
+    """Whether a process is gone (or a zombie) within `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.Error:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def first_line(kubelet: Any, name: str, container: str | None = None, within: float = 10.0) -> str:
+    """The first line a container printed, waiting for it."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            text = await log_text(kubelet, name, container)
+        except ApiError:
+            text = ""
+        if "\n" in text:
+            return text.split("\n", 1)[0]
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"pod {name} printed nothing")

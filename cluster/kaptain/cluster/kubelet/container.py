@@ -215,22 +215,25 @@ class ContainerRunner:
         state = self.worker.ctx.log_state(self.worker.uid, self.name)
         self.status.container_id = f"kaptain://{uuid.uuid4().hex}"
         self._oom = False
+        # Active before the file exists, so that a follower never takes the new file for a finished run.
+        state.active = True
+        state.runs += 1
+        current.touch()
         try:
             proc = await ContainerProcess.spawn(
                 launch.argv, env=launch.env, cwd=launch.cwd, registry=self.worker.ctx.groups
             )
         except OSError as exc:
-            current.touch()
+            state.active = False
+            state.notify()
             message = (
                 f"failed to start container {self.name!r}: exec {launch.argv[0]!r}: {exc.strerror or exc}"
             )
             self.worker.event("Warning", "Failed", f"Error: {message}", self.field_path)
             return 128, "StartError", message
         self.process = proc
-        state.runs += 1
-        state.active = True
-        state.notify()
         self._pump = asyncio.create_task(logs.pump(proc.stdout, current, state), name=f"log {self.name}")
+        state.notify()
         return proc
 
     # -- supervising ----------------------------------------------------------------------
