@@ -296,7 +296,7 @@ def test_add_then_test_succeeds(doc: dict[str, Any], key: str, value: Any) -> No
 # -- strategic merge patch -----------------------------------------------------------------------
 
 # From "Update API Objects in Place Using kubectl patch" (kubernetes.io).
-DEPLOYMENT = {
+DEPLOYMENT: dict[str, Any] = {
     "apiVersion": "apps/v1",
     "kind": "Deployment",
     "metadata": {"name": "patch-demo"},
@@ -324,7 +324,7 @@ def test_docs_example_containers_merge_by_name() -> None:
     ]
     assert DEPLOYMENT["spec"]["template"]["spec"]["containers"] == [
         {"name": "patch-demo-ctr", "image": "nginx"}
-    ]  # type: ignore[index]
+    ]
 
 
 def test_docs_example_tolerations_are_replaced() -> None:

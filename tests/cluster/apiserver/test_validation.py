@@ -662,7 +662,7 @@ def test_config_map_validation() -> None:
 
 
 def test_service_validation() -> None:
-    svc = {
+    svc: dict[str, Any] = {
         "metadata": {"name": "web", "namespace": "d"},
         "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
     }
@@ -712,7 +712,7 @@ def test_service_account_and_event_validation() -> None:
         "ServiceAccount",
         {"metadata": {"name": "sa", "namespace": "d"}, "automountServiceAccountToken": "yes"},
     )
-    event = {
+    event: dict[str, Any] = {
         "metadata": {"name": "web.1", "namespace": "d"},
         "involvedObject": {"kind": "Pod", "name": "web", "namespace": "d"},
         "reason": "Started",
