@@ -85,17 +85,25 @@ class Informer:
         """All cached objects."""
         return list(self._cache.values())
 
-    async def start(self) -> None:
-        """Starts the list+watch loop and waits for the first list to be in the cache."""
+    async def start(self, sync_timeout: float = 10.0) -> None:
+        """Starts the list+watch loop and waits (bounded) for the first list to be in the cache.
+
+        Args:
+            sync_timeout: Seconds to wait for the first list; after that the loop keeps retrying
+                in the background and `synced` tells when it succeeded.
+        """
         if self._task is not None:
             return
         self._task = asyncio.create_task(self._run(), name=f"informer:{self._rt.plural}")
-        waiter = asyncio.create_task(self._synced.wait())
-        # Surface a crash of the loop instead of waiting forever for the first sync.
-        done, _ = await asyncio.wait({self._task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        if waiter not in done:
-            waiter.cancel()
-            self._task.result()
+        try:
+            await asyncio.wait_for(self._synced.wait(), sync_timeout)
+        except TimeoutError:
+            log.warning("informer for %s not synced after %.0fs; still trying", self._rt.plural, sync_timeout)
+
+    @property
+    def synced(self) -> bool:
+        """Whether the first list has been loaded."""
+        return self._synced.is_set()
 
     async def stop(self) -> None:
         """Stops the loop; the cache keeps its last state."""

@@ -187,5 +187,5 @@ def _worker0_completed(specs: dict[str, dict[str, Any]], pods: list[Object]) -> 
         return True
     for pod in pods:
         if tr.replica_type_of(pod) == "worker" and tr.replica_index(pod) == 0:
-            return podutil.phase(pod) == podutil.SUCCEEDED and podutil.exit_code(pod) == 0
+            return podutil.phase(pod) == podutil.SUCCEEDED and podutil.exit_code(pod, TF.container) == 0
     return False
