@@ -580,7 +580,7 @@ def test_patch_and_target_are_not_mutated() -> None:
 @pytest.mark.parametrize(
     ("patch", "code", "message"),
     [
-        ({"spec": {"$patch": "explode"}}, 400, "Unknown patch type: explode"),
+        ({"spec": {"$patch": "explode"}}, 400, "unknown patch type: explode"),
         (
             {"spec": {"containers": [{"name": "a", "$patch": "merge"}]}},
             400,

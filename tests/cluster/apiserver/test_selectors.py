@@ -253,6 +253,9 @@ def test_missing_fields_compare_as_empty_strings() -> None:
     assert parse_field_selector("spec.schedulerName=").matches(POD)
     assert parse_field_selector("spec.hostNetwork=false").matches(POD)
     assert field_value({"status": {"succeeded": 2}}, "status.succeeded") == "2"
+    assert parse_field_selector("spec.hostNetwork=false").matches({"kind": "Pod", "spec": {}})
+    assert parse_field_selector("status.successful=0").matches({"kind": "Job"})
+    assert parse_field_selector("status.successful=3").matches({"kind": "Job", "status": {"succeeded": 3}})
 
 
 def test_event_fields() -> None:

@@ -197,12 +197,28 @@ def child(path: str, name: str) -> str:
 
 
 def index(path: str, i: int) -> str:
-    """Appends a list index to a path (`field.Path.Index`)."""
+    """Appends a list index to a path (`field.Path.Index`).
+
+    Args:
+        path: The list's path.
+        i: The index.
+
+    Returns:
+        `path[i]`.
+    """
     return f"{path}[{i}]"
 
 
 def key(path: str, k: str) -> str:
-    """Appends a map key to a path (`field.Path.Key`)."""
+    """Appends a map key to a path (`field.Path.Key`).
+
+    Args:
+        path: The map's path.
+        k: The key.
+
+    Returns:
+        `path[k]`.
+    """
     return f"{path}[{k}]"
 
 

@@ -73,7 +73,14 @@ _CONFIG_MAP_KEY = re.compile(_CONFIG_MAP_KEY_FMT)
 
 
 def max_len_error(length: int) -> str:
-    """`MaxLenError`: `must be no more than 63 characters`."""
+    """`MaxLenError`.
+
+    Args:
+        length: The limit.
+
+    Returns:
+        `must be no more than <length> characters`.
+    """
     return f"must be no more than {length} characters"
 
 

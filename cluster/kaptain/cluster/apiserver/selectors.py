@@ -111,7 +111,11 @@ class LabelSelector:
         return all(r.matches(have) for r in self.requirements)
 
     def empty(self) -> bool:
-        """Whether this selector selects everything."""
+        """Whether this selector selects everything.
+
+        Returns:
+            True for a selector without requirements (and not the nil selector).
+        """
         return not self.nothing and not self.requirements
 
     def __str__(self) -> str:
@@ -365,6 +369,15 @@ _KIND_FIELDS: dict[str, frozenset[str]] = {
 # Field labels whose value is not at the dotted path of the same name.
 _ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("Event", "source"): ("source", "component"),
+    ("Job", "status.successful"): ("status", "succeeded"),
+}
+# What a missing field renders as, where Go renders the zero value of a non-string field.
+_ZERO_VALUES: dict[tuple[str, str], str] = {
+    ("Pod", "spec.hostNetwork"): "false",
+    ("Job", "status.successful"): "0",
+    ("Node", "spec.unschedulable"): "false",
+    ("ReplicaSet", "status.replicas"): "0",
+    ("ReplicationController", "status.replicas"): "0",
 }
 
 
@@ -386,7 +399,8 @@ def supported_fields(kind: str) -> set[str]:
 def field_value(obj: Mapping[str, Any], label: str, kind: str | None = None) -> str:
     """The string value a field label has on an object (`fields.Set` of the kind's strategy).
 
-    Missing values are `""`, so `spec.nodeName=` selects unscheduled pods; booleans are
+    Missing values are `""` (or the Go zero value for booleans and counts, e.g. `false` for a
+    pod's `spec.hostNetwork`), so `spec.nodeName=` selects unscheduled pods; booleans are
     `true`/`false` and numbers their decimal form.
 
     Args:
@@ -399,13 +413,14 @@ def field_value(obj: Mapping[str, Any], label: str, kind: str | None = None) -> 
     """
     kind = kind or str(obj.get("kind", ""))
     path = _ALIASES.get((kind, label), tuple(label.split(".")))
+    zero = _ZERO_VALUES.get((kind, label), "")
     node: Any = obj
     for part in path:
         if not isinstance(node, Mapping):
-            return ""
+            return zero
         node = node.get(part)
     if node is None:
-        return ""
+        return zero
     if isinstance(node, bool):
         return "true" if node else "false"
     if isinstance(node, str | int | float):
@@ -436,7 +451,11 @@ class FieldSelector:
         return True
 
     def fields(self) -> set[str]:
-        """The field labels this selector uses."""
+        """The field labels this selector uses.
+
+        Returns:
+            The labels, e.g. `{"metadata.name", "status.phase"}`.
+        """
         return {r.field for r in self.requirements}
 
     def check_supported(self, kind: str, extra: set[str] | None = None) -> None:
@@ -455,7 +474,11 @@ class FieldSelector:
                 raise ApiError.bad_request(f"field label not supported: {r.field}")
 
     def empty(self) -> bool:
-        """Whether this selector selects everything."""
+        """Whether this selector selects everything.
+
+        Returns:
+            True for a selector without requirements.
+        """
         return not self.requirements
 
     def __str__(self) -> str:

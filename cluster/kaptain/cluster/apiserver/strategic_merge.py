@@ -232,7 +232,7 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any], meta: _Meta) -> 
             return _merge_map({}, patch, meta)
         if directive == "delete":
             return {}
-        raise ApiError.bad_request(f"Unknown patch type: {directive} in map: {patch}")
+        raise ApiError.bad_request(f"unknown patch type: {directive} in map: {patch}")
     _apply_retain_keys(original, patch)
     _apply_set_element_order(original, patch, meta)
     for key, value in patch.items():
@@ -401,7 +401,7 @@ def _split_special_elements(
         elif directive == "merge":
             raise ApiError.bad_request("merging lists cannot yet be specified in the patch")
         else:
-            raise ApiError.bad_request(f"Unknown patch type: {directive} in map: {item}")
+            raise ApiError.bad_request(f"unknown patch type: {directive} in map: {item}")
     return original, plain, replace
 
 
