@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -182,3 +183,23 @@ async def test_close_ends_open_watches(tmp_path: Path) -> None:
         await core.close()
         with pytest.raises(StopAsyncIteration):
             await asyncio.wait_for(pending, 2)
+
+
+async def test_encoded_watch_yields_wire_lines(tmp_path: Path) -> None:
+    async with open_core(tmp_path) as core:
+        await core.create(CONFIGMAPS, "default", configmap("a", {"k": "v"}))
+        _, rv = await core.list(CONFIGMAPS, "default")
+        await core.create(CONFIGMAPS, "default", configmap("b"))
+        stream = core.watch_encoded(CONFIGMAPS, "default", resource_version=rv, timeout_seconds=0.3)
+        await core.patch(CONFIGMAPS, "default", "a", {"data": {"k": "w"}}, "application/merge-patch+json")
+        events = [e async for e in stream]
+        assert [t for t, _ in events] == ["ADDED", "MODIFIED"]
+        assert json.loads(events[0][1])["object"]["metadata"]["name"] == "b"
+        for event_type, line in events:
+            assert line.endswith(b"\n")
+            decoded = json.loads(line)
+            assert decoded["type"] == event_type and decoded["object"]["kind"] == "ConfigMap"
+        assert json.loads(events[1][1])["object"]["data"] == {"k": "w"}
+        # The same version appears as in the object stream.
+        plain = [e async for e in core.watch(CONFIGMAPS, "default", resource_version=rv, timeout_seconds=0.1)]
+        assert [json.loads(line)["object"] for _, line in events] == [e["object"] for e in plain]

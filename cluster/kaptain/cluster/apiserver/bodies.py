@@ -128,3 +128,48 @@ def finalizer_causes(old: Object, new: Object) -> list[dict[str, str]]:
             f"no new finalizers can be added if the object is being deleted, found new finalizers {added!r}",
         )
     ]
+
+
+def namespace_terminating(rt: ResourceType, namespace: str, name: str) -> ApiError:
+    """The 403 for a create in a namespace that is being deleted (NamespaceLifecycle admission)."""
+    qualified = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
+    details: dict[str, Any] = {"name": name, "kind": rt.plural}
+    if rt.group:
+        details["group"] = rt.group
+    details["causes"] = [
+        {
+            "reason": "NamespaceTerminating",
+            "message": f"namespace {namespace} is being terminated",
+            "field": "metadata.namespace",
+        }
+    ]
+    return ApiError(
+        403,
+        "Forbidden",
+        f'{qualified} "{name}" is forbidden: unable to create new content in namespace {namespace} '
+        "because it is being terminated",
+        details=details,
+    )
+
+
+_SERVER_FIELDS = (
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "managedFields",
+    "selfLink",
+)
+
+
+def strip_server_fields(meta: Object) -> None:
+    """Drops the metadata a create may not set (the server assigns it).
+
+    Raises:
+        ApiError: 400 when the body carries a resourceVersion, as Kubernetes refuses it.
+    """
+    if meta.get("resourceVersion"):
+        raise ApiError.bad_request("resourceVersion should not be set on objects to be created")
+    meta.pop("resourceVersion", None)
+    for field in _SERVER_FIELDS:
+        meta.pop(field, None)

@@ -11,46 +11,52 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kaptain.cluster.apiserver import bodies, crds, deletion, strategy
 from kaptain.cluster.apiserver.admission import Admission
 from kaptain.cluster.apiserver.builtin import (
     CUSTOMRESOURCEDEFINITIONS,
     NAMESPACES,
-    SERVICEACCOUNTS,
     SYSTEM_NAMESPACES,
     builtin_registry,
     is_crd,
     is_namespace,
 )
+from kaptain.cluster.apiserver.builtin_crds import BUILTIN_CRDS
 from kaptain.cluster.apiserver.errors import ApiError
 from kaptain.cluster.apiserver.fielderrors import required
-from kaptain.cluster.apiserver.interface import Object, PatchType, WatchEvent
+from kaptain.cluster.apiserver.gc import GarbageCollector
+from kaptain.cluster.apiserver.interface import EventType, Object, PatchType, WatchEvent
+from kaptain.cluster.apiserver.lifecycle import CrdLifecycle, NamespaceLifecycle
 from kaptain.cluster.apiserver.patching import patched_object
 from kaptain.cluster.apiserver.resources import ResourceRegistry, ResourceType
-from kaptain.cluster.apiserver.selection import Matcher, matcher_for
+from kaptain.cluster.apiserver.selection import matcher_for
 from kaptain.cluster.apiserver.store import Entry, Key, Store, StoreError
-from kaptain.cluster.apiserver.watchcache import Change, WatchCache
+from kaptain.cluster.apiserver.watchcache import Change, StreamOptions, Subscription, WatchArgs, WatchCache
 
 _log = logging.getLogger(__name__)
 
-Observer = Callable[[Change], None]
+
+class _Controller(Protocol):
+    """A controller of the server itself, fed every committed change synchronously."""
+
+    def observe(self, change: Change) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def idle(self) -> bool: ...
+
 
 DEFAULT_HISTORY_SIZE = 10_000
 DEFAULT_BOOKMARK_INTERVAL = timedelta(seconds=5)
 DEFAULT_WATCH_QUEUE_LIMIT = 10_000
 _GENERATE_NAME_ATTEMPTS = 8
-_SERVER_METADATA = (
-    "uid",
-    "resourceVersion",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-)
 
 
 class Core:
@@ -81,18 +87,14 @@ class Core:
         self._cache = WatchCache(history_size, store.resource_version, watch_queue_limit)
         self._bookmark_interval = bookmark_interval.total_seconds()
         self._admission = Admission()
-        self._observers: list[Observer] = []
-        self._components: list[Any] = []
         self._closed = False
-        # Imported here: these controllers are clients of the core and import this module.
-        from kaptain.cluster.apiserver.gc import GarbageCollector
-        from kaptain.cluster.apiserver.lifecycle import CrdLifecycle, NamespaceLifecycle
-
         self._crd_lifecycle = CrdLifecycle(self)
-        self._gc = GarbageCollector(self)
-        self._namespaces = NamespaceLifecycle(self)
-        self._components = [self._crd_lifecycle, self._gc, self._namespaces]
-        self._observers = [self._crd_lifecycle.observe, self._gc.observe, self._namespaces.observe]
+        # The CRD life cycle observes first: a CRD's resource is served before anyone reacts to it.
+        self._controllers: list[_Controller] = [
+            self._crd_lifecycle,
+            GarbageCollector(self),
+            NamespaceLifecycle(self),
+        ]
 
     @classmethod
     async def open(
@@ -129,34 +131,22 @@ class Core:
         return core
 
     async def _bootstrap(self) -> None:
-        from kaptain.cluster.apiserver.builtin_crds import BUILTIN_CRDS
-
-        for name in SYSTEM_NAMESPACES:
-            if self._store.get(Key("", "namespaces", "", name)) is None:
-                await self.create(NAMESPACES, None, {"metadata": {"name": name}})
-        for crd in BUILTIN_CRDS:
-            if (
-                self._store.get(
-                    Key(
-                        CUSTOMRESOURCEDEFINITIONS.group,
-                        "customresourcedefinitions",
-                        "",
-                        crd["metadata"]["name"],
-                    )
-                )
-                is None
-            ):
-                await self.create(CUSTOMRESOURCEDEFINITIONS, None, crd)
+        """Creates the system namespaces and our CRDs that are missing (never overwrites them)."""
+        wanted = [(NAMESPACES, {"metadata": {"name": name}}) for name in SYSTEM_NAMESPACES]
+        wanted += [(CUSTOMRESOURCEDEFINITIONS, crd) for crd in BUILTIN_CRDS]
+        for rt, obj in wanted:
+            if self._store.get(Key(rt.group, rt.plural, "", obj["metadata"]["name"])) is None:
+                await self.create(rt, None, obj)
 
     async def start(self) -> None:
         """Starts the background controllers (idempotent)."""
-        for component in self._components:
-            await component.start()
+        for controller in self._controllers:
+            await controller.start()
 
     async def stop(self) -> None:
         """Stops the background controllers (idempotent); the API keeps working."""
-        for component in reversed(self._components):
-            await component.stop()
+        for controller in reversed(self._controllers):
+            await controller.stop()
 
     async def close(self) -> None:
         """Stops the controllers, ends every watch and closes the store (idempotent)."""
@@ -189,7 +179,7 @@ class Core:
 
     def idle(self) -> bool:
         """Whether the background controllers have no work queued or running (for tests and tools)."""
-        return all(component.idle() for component in self._components)
+        return all(controller.idle() for controller in self._controllers)
 
     def close_watches(self, group: str, plural: str) -> None:
         """Ends every watch of a resource (used when its CRD is removed)."""
@@ -230,47 +220,79 @@ class Core:
         timeout_seconds: float | None = None,
     ) -> AsyncIterator[WatchEvent]:
         return self._watch(
-            rt,
-            namespace,
-            resource_version=resource_version,
-            label_selector=label_selector,
-            field_selector=field_selector,
-            allow_bookmarks=allow_bookmarks,
-            timeout_seconds=timeout_seconds,
+            WatchArgs(
+                rt,
+                namespace,
+                resource_version,
+                label_selector,
+                field_selector,
+                allow_bookmarks,
+                timeout_seconds,
+            )
         )
 
-    async def _watch(
+    def watch_encoded(
         self,
         rt: ResourceType,
         namespace: str | None,
         *,
-        resource_version: str | None,
-        label_selector: str | None,
-        field_selector: str | None,
-        allow_bookmarks: bool,
-        timeout_seconds: float | None,
-    ) -> AsyncIterator[WatchEvent]:
-        rt = self._served(rt)
-        matches: Matcher = matcher_for(rt, label_selector, field_selector)
-        ns = namespace if rt.namespaced else None
-        since = bodies.parse_resource_version(resource_version)
-        # Snapshot and subscription happen without an await in between, so no change is missed.
-        snapshot = None
-        if since is None:
-            snapshot = [e for e in self._store.items(rt.group, rt.plural, ns) if matches(e.obj)]
-        sub = self._cache.subscribe(rt.group, rt.plural, ns, matches, since=since, snapshot=snapshot)
-        stream = self._cache.stream(
-            sub,
-            api_version=rt.api_version,
-            kind=rt.kind,
-            bookmark_interval=self._bookmark_interval if allow_bookmarks else None,
-            duration=timeout_seconds,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        allow_bookmarks: bool = False,
+        timeout_seconds: float | None = None,
+    ) -> AsyncIterator[tuple[EventType, bytes]]:
+        """`watch`, yielding each event in wire form: (type, `{"type":...,"object":...}` + newline).
+
+        The fast path for serving watches over HTTP: an event's JSON is built once and shared by all
+        watchers that send it, instead of being copied and re-serialised per watcher. Semantics and
+        errors are those of `watch`.
+        """
+        return self._watch_encoded(
+            WatchArgs(
+                rt,
+                namespace,
+                resource_version,
+                label_selector,
+                field_selector,
+                allow_bookmarks,
+                timeout_seconds,
+            )
         )
+
+    async def _watch(self, args: WatchArgs) -> AsyncIterator[WatchEvent]:
+        stream = self._cache.stream(*self._subscribe(args))
         try:
             async for event in stream:
                 yield event
         finally:
             await stream.aclose()
+
+    async def _watch_encoded(self, args: WatchArgs) -> AsyncIterator[tuple[EventType, bytes]]:
+        stream = self._cache.stream_encoded(*self._subscribe(args))
+        try:
+            async for event in stream:
+                yield event
+        finally:
+            await stream.aclose()
+
+    def _subscribe(self, args: WatchArgs) -> tuple[Subscription, StreamOptions]:
+        rt = self._served(args.rt)
+        matches = matcher_for(rt, args.label_selector, args.field_selector)
+        ns = args.namespace if rt.namespaced else None
+        since = bodies.parse_resource_version(args.resource_version)
+        # Snapshot and subscription happen without an await in between, so no change is missed.
+        snapshot = None
+        if since is None:
+            snapshot = [e for e in self._store.items(rt.group, rt.plural, ns) if matches(e.obj)]
+        sub = self._cache.subscribe(rt.group, rt.plural, ns, matches, since=since, snapshot=snapshot)
+        options = StreamOptions(
+            api_version=rt.api_version,
+            kind=rt.kind,
+            bookmark_interval=self._bookmark_interval if args.allow_bookmarks else None,
+            duration=args.timeout_seconds,
+        )
+        return sub, options
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -281,10 +303,7 @@ class Core:
         body = bodies.decode_body(rt, obj)
         meta = body["metadata"]
         ns = bodies.create_namespace(rt, namespace, meta)
-        for field in (*_SERVER_METADATA, "managedFields", "selfLink"):
-            if field == "resourceVersion" and meta.get(field):
-                raise ApiError.bad_request("resourceVersion should not be set on objects to be created")
-            meta.pop(field, None)
+        bodies.strip_server_fields(meta)
         name = str(meta.get("name") or "")
         if not name and meta.get("generateName"):
             name = self._generate_name(rt, ns, str(meta["generateName"]))
@@ -329,24 +348,7 @@ class Core:
             if ns_entry is None:
                 raise ApiError.not_found("", "namespaces", namespace)
             if ns_entry.obj["metadata"].get("deletionTimestamp"):
-                raise ApiError(
-                    403,
-                    "Forbidden",
-                    f'{rt.plural}{"." + rt.group if rt.group else ""} "{name}" is forbidden: unable to create '
-                    f"new content in namespace {namespace} because it is being terminated",
-                    details={
-                        "name": name,
-                        "kind": rt.plural,
-                        **({"group": rt.group} if rt.group else {}),
-                        "causes": [
-                            {
-                                "reason": "NamespaceTerminating",
-                                "message": f"namespace {namespace} is being terminated",
-                                "field": "metadata.namespace",
-                            }
-                        ],
-                    },
-                )
+                raise bodies.namespace_terminating(rt, namespace, name)
         if not rt.builtin and self._crd_lifecycle.terminating(rt.group, rt.plural):
             raise ApiError.method_not_allowed(
                 "create not allowed while custom resource definition is terminating"
@@ -491,12 +493,12 @@ class Core:
 
     def _publish(self, change: Change) -> None:
         self._cache.publish(change)
-        for observer in self._observers:
+        for controller in self._controllers:
             try:
-                observer(change)
+                controller.observe(change)
             except Exception:
                 # The write is committed; a controller's bookkeeping failure must not undo it.
-                _log.exception("observer %r failed on %s %s", observer, change.type, change.entry.key)
+                _log.exception("%r failed to observe %s %s", controller, change.type, change.entry.key)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -514,19 +516,6 @@ class Core:
                 raise ApiError.bad_request(f"a namespace is required for {rt.plural}")
             return Key(rt.group, rt.plural, namespace, name)
         return Key(rt.group, rt.plural, "", name)
-
-    async def ensure_default_service_account(self, namespace: str) -> None:
-        """Creates the `default` ServiceAccount of an active namespace when it is missing."""
-        ns = self._store.get(Key("", "namespaces", "", namespace))
-        if ns is None or ns.obj["metadata"].get("deletionTimestamp"):
-            return
-        if self._store.get(Key("", "serviceaccounts", namespace, "default")) is not None:
-            return
-        try:
-            await self.create(SERVICEACCOUNTS, namespace, {"metadata": {"name": "default"}})
-        except ApiError as exc:
-            if exc.code not in (403, 404, 409):
-                raise
 
 
 def _open_store(data_dir: Path) -> Store:

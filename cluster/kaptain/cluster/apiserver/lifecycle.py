@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 from kaptain.cluster.apiserver import crds
-from kaptain.cluster.apiserver.builtin import CUSTOMRESOURCEDEFINITIONS, NAMESPACES
+from kaptain.cluster.apiserver.builtin import CUSTOMRESOURCEDEFINITIONS, NAMESPACES, SERVICEACCOUNTS
+from kaptain.cluster.apiserver.errors import ApiError
 from kaptain.cluster.apiserver.store import Key
 from kaptain.cluster.apiserver.strategy import NAMESPACE_FINALIZER, copy_json
 from kaptain.cluster.apiserver.watchcache import Change
@@ -82,9 +83,22 @@ class NamespaceLifecycle:
     async def _handle(self, task: tuple[Literal["sa", "finalize"], str]) -> None:
         action, name = task
         if action == "sa":
-            await self._core.ensure_default_service_account(name)
+            await self._ensure_service_account(name)
         else:
             await self._finalize(name)
+
+    async def _ensure_service_account(self, namespace: str) -> None:
+        ns = self._core.store.get(Key("", "namespaces", "", namespace))
+        if ns is None or _deleting(ns.obj):
+            return
+        if self._core.store.get(Key("", "serviceaccounts", namespace, "default")) is not None:
+            return
+        try:
+            await self._core.create(SERVICEACCOUNTS, namespace, {"metadata": {"name": "default"}})
+        except ApiError as exc:
+            # The namespace went away or is terminating, or someone else created it meanwhile.
+            if exc.code not in (403, 404, 409):
+                raise
 
     async def _finalize(self, name: str) -> None:
         store = self._core.store

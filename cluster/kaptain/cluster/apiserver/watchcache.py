@@ -22,11 +22,66 @@ from typing import Any, Literal
 
 from kaptain.cluster.apiserver.errors import ApiError
 from kaptain.cluster.apiserver.interface import EventType, WatchEvent
+from kaptain.cluster.apiserver.resources import ResourceType
 from kaptain.cluster.apiserver.store import Entry, dumps
 
 Object = dict[str, Any]
 ChangeType = Literal["ADDED", "MODIFIED", "DELETED"]
 Matcher = Callable[[Object], bool]
+
+
+@dataclass(frozen=True)
+class WatchArgs:
+    """The parameters of a watch request, as `ApiCore.watch` takes them."""
+
+    rt: ResourceType
+    namespace: str | None
+    resource_version: str | None
+    label_selector: str | None
+    field_selector: str | None
+    allow_bookmarks: bool
+    timeout_seconds: float | None
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """How a subscription is streamed.
+
+    Attributes:
+        api_version: Written into each object (objects of a multi-version CRD are stored once).
+        kind: The kind, for BOOKMARK objects.
+        bookmark_interval: Seconds between BOOKMARK events while idle; None for no bookmarks.
+        duration: Seconds after which the stream ends; None for no limit.
+    """
+
+    api_version: str
+    kind: str
+    bookmark_interval: float | None
+    duration: float | None
+
+
+@dataclass(eq=False, slots=True)
+class Payload:
+    """The object of an event, serialised once and shared by every watcher that sends it.
+
+    `line` caches the complete wire form of a watch event (`{"type":...,"object":...}` and a
+    newline) per event type, so a watch served over HTTP costs no JSON work per watcher.
+    """
+
+    text: str
+    api_version: str
+    _lines: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, entry: Entry) -> Payload:
+        return cls(entry.text, str(entry.obj.get("apiVersion", "")))
+
+    def line(self, event_type: str) -> bytes:
+        cached = self._lines.get(event_type)
+        if cached is None:
+            cached = f'{{"type":"{event_type}","object":{self.text}}}\n'.encode()
+            self._lines[event_type] = cached
+        return cached
 
 
 @dataclass(slots=True)
@@ -36,31 +91,39 @@ class Change:
     type: ChangeType
     entry: Entry
     prev: Entry | None
-    _prev_text: str | None = field(default=None, repr=False)
+    payload: Payload = field(init=False, repr=False)
+    _prev_payload: Payload | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.payload = Payload.of(self.entry)
 
     @property
     def rv(self) -> int:
         return self.entry.rv
 
-    def prev_text_at_rv(self) -> str:
+    def prev_payload_at_rv(self) -> Payload:
         """The previous state with this change's resourceVersion (a DELETED for a selector exit)."""
-        if self._prev_text is None:
+        if self._prev_payload is None:
             assert self.prev is not None
             obj = json.loads(self.prev.text)
             obj.setdefault("metadata", {})["resourceVersion"] = str(self.rv)
-            self._prev_text = dumps(obj)
-        return self._prev_text
+            self._prev_payload = Payload(dumps(obj), str(obj.get("apiVersion", "")))
+        return self._prev_payload
 
 
 @dataclass(eq=False, slots=True)
-class _Subscriber:
+class Subscription:
+    """One watch's filter and queue of events to send."""
+
     group: str
     plural: str
     namespace: str | None
     matches: Matcher
     limit: int
-    queue: deque[tuple[EventType, str]] = field(default_factory=deque)
+    queue: deque[tuple[EventType, Payload]] = field(default_factory=deque)
     waiter: asyncio.Future[None] | None = None
+    timer: asyncio.TimerHandle | None = None
+    timer_at: float | None = None
     overflowed: bool = False
     closed: bool = False
 
@@ -75,15 +138,15 @@ class _Subscriber:
             return True
         now = change.type != "DELETED" and self.matches(change.entry.obj)
         before = change.prev is not None and self.matches(change.prev.obj)
-        item: tuple[EventType, str]
+        item: tuple[EventType, Payload]
         if now and before:
-            item = ("MODIFIED", change.entry.text)
+            item = ("MODIFIED", change.payload)
         elif now:
-            item = ("ADDED", change.entry.text)
+            item = ("ADDED", change.payload)
         elif before:
             # An object leaving the selector looks deleted to this watcher (Kubernetes semantics).
-            text = change.entry.text if change.type == "DELETED" else change.prev_text_at_rv()
-            item = ("DELETED", text)
+            payload = change.payload if change.type == "DELETED" else change.prev_payload_at_rv()
+            item = ("DELETED", payload)
         else:
             return True
         if bounded and len(self.queue) >= self.limit:
@@ -95,6 +158,20 @@ class _Subscriber:
     def wake(self) -> None:
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
+
+    def set_timer(self, loop: asyncio.AbstractEventLoop, when: float | None) -> None:
+        """Arranges a wake-up at loop time `when` (None: none), keeping a timer already set for it."""
+        if when == self.timer_at and (when is None or self.timer is not None):
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer_at = when
+        self.timer = None if when is None else loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        self.timer_at = None
+        self.wake()
 
 
 class WatchCache:
@@ -113,7 +190,7 @@ class WatchCache:
         self._floor = start_rv
         self._last_rv = start_rv
         self._queue_limit = queue_limit
-        self._subs: dict[tuple[str, str], set[_Subscriber]] = {}
+        self._subs: dict[tuple[str, str], set[Subscription]] = {}
 
     @property
     def floor(self) -> int:
@@ -147,7 +224,7 @@ class WatchCache:
         *,
         since: int | None,
         snapshot: list[Entry] | None = None,
-    ) -> _Subscriber:
+    ) -> Subscription:
         """Registers a subscriber and pre-fills its queue.
 
         Args:
@@ -166,9 +243,9 @@ class WatchCache:
         """
         if since is not None and since < self._floor:
             raise ApiError.gone(f"too old resource version: {since} ({self._floor})")
-        sub = _Subscriber(group, plural, namespace, matches, self._queue_limit)
+        sub = Subscription(group, plural, namespace, matches, self._queue_limit)
         for entry in snapshot or []:
-            sub.queue.append(("ADDED", entry.text))
+            sub.queue.append(("ADDED", Payload.of(entry)))
         if since is not None:
             replay: list[Change] = []
             for change in reversed(self._history):
@@ -184,7 +261,7 @@ class WatchCache:
         self._subs.setdefault((group, plural), set()).add(sub)
         return sub
 
-    def unsubscribe(self, sub: _Subscriber) -> None:
+    def unsubscribe(self, sub: Subscription) -> None:
         """Removes a subscriber (idempotent)."""
         self._drop(sub, overflowed=False)
 
@@ -199,7 +276,7 @@ class WatchCache:
             for sub in list(subs):
                 self._drop(sub, overflowed=False)
 
-    def _drop(self, sub: _Subscriber, *, overflowed: bool) -> None:
+    def _drop(self, sub: Subscription, *, overflowed: bool) -> None:
         subs = self._subs.get((sub.group, sub.plural))
         if subs is not None:
             subs.discard(sub)
@@ -209,40 +286,68 @@ class WatchCache:
         sub.closed = True
         sub.wake()
 
-    async def stream(
-        self,
-        sub: _Subscriber,
-        *,
-        api_version: str,
-        kind: str,
-        bookmark_interval: float | None,
-        duration: float | None,
-    ) -> AsyncGenerator[WatchEvent, None]:
-        """Yields a subscriber's events until timeout, close or overflow; unsubscribes at the end.
+    async def stream(self, sub: Subscription, options: StreamOptions) -> AsyncGenerator[WatchEvent, None]:
+        """Yields a subscriber's events as objects (each the caller's own copy).
 
         Args:
             sub: From `subscribe`.
-            api_version: Written into each object (objects of a multi-version CRD are stored once).
-            kind: The kind, for BOOKMARK objects.
-            bookmark_interval: Seconds between BOOKMARK events while idle; None for no bookmarks.
-            duration: Seconds after which the stream ends; None for no limit.
+            options: Version, kind, bookmarks and duration of the stream.
         """
+        api_version = options.api_version
+        events = self._events(sub, options)
+        try:
+            async for event_type, item in events:
+                if isinstance(item, Payload):
+                    obj: Object = json.loads(item.text)
+                    obj["apiVersion"] = api_version
+                    yield {"type": event_type, "object": obj}
+                else:
+                    yield {"type": event_type, "object": item}
+        finally:
+            await events.aclose()
+
+    async def stream_encoded(
+        self, sub: Subscription, options: StreamOptions
+    ) -> AsyncGenerator[tuple[EventType, bytes], None]:
+        """Yields a subscriber's events in wire form: (type, `{"type":...,"object":...}` + newline).
+
+        Arguments as for `stream`.
+        """
+        api_version = options.api_version
+        events = self._events(sub, options)
+        try:
+            async for event_type, item in events:
+                if isinstance(item, Payload) and item.api_version == api_version:
+                    yield event_type, item.line(event_type)
+                    continue
+                if isinstance(item, Payload):
+                    # A multi-version CRD's object stored by another version: re-encode.
+                    obj: Object = json.loads(item.text)
+                    obj["apiVersion"] = api_version
+                else:
+                    obj = item
+                yield event_type, (dumps({"type": event_type, "object": obj}) + "\n").encode()
+        finally:
+            await events.aclose()
+
+    async def _events(
+        self, sub: Subscription, options: StreamOptions
+    ) -> AsyncGenerator[tuple[EventType, Payload | Object], None]:
+        """The event loop of one watch: queued payloads, bookmarks, the 410 of an overflow, the end."""
+        bookmark_interval, duration = options.bookmark_interval, options.duration
         loop = asyncio.get_running_loop()
         deadline = None if duration is None else loop.time() + duration
         next_bookmark = None if bookmark_interval is None else loop.time() + bookmark_interval
         try:
             while True:
                 if sub.queue:
-                    event_type, text = sub.queue.popleft()
-                    obj = json.loads(text)
-                    obj["apiVersion"] = api_version
-                    yield {"type": event_type, "object": obj}
+                    yield sub.queue.popleft()
                     continue
                 if sub.overflowed:
                     status = ApiError.gone(
                         "the watch fell too far behind and was closed; list again"
                     ).status()
-                    yield {"type": "ERROR", "object": status}
+                    yield "ERROR", status
                     return
                 if sub.closed:
                     return
@@ -251,31 +356,27 @@ class WatchCache:
                     return
                 if next_bookmark is not None and now >= next_bookmark:
                     # The queue is empty, so every change up to last_rv has been delivered or filtered.
-                    yield {"type": "BOOKMARK", "object": _bookmark(api_version, kind, self._last_rv)}
+                    yield "BOOKMARK", _bookmark(options.api_version, options.kind, self._last_rv)
                     next_bookmark = loop.time() + (bookmark_interval or 0.0)
                     continue
-                wake_at = min(t for t in (deadline, next_bookmark, now + 3600.0) if t is not None)
-                await self._wait(sub, loop, wake_at)
+                pending = [t for t in (deadline, next_bookmark) if t is not None]
+                await self._wait(sub, loop, min(pending) if pending else None)
         finally:
+            sub.set_timer(loop, None)
             self.unsubscribe(sub)
 
     @staticmethod
-    async def _wait(sub: _Subscriber, loop: asyncio.AbstractEventLoop, wake_at: float) -> None:
-        # A bare future plus a timer handle is much cheaper than asyncio.wait_for per wake-up,
-        # which matters with a hundred watchers woken for every write.
+    async def _wait(sub: Subscription, loop: asyncio.AbstractEventLoop, wake_at: float | None) -> None:
+        # A bare future is much cheaper than asyncio.wait_for per wake-up, which matters with a
+        # hundred watchers woken for every write; the timer is kept across wake-ups (the deadline
+        # and the next bookmark do not move while events flow), so it is not rescheduled per event.
         fut: asyncio.Future[None] = loop.create_future()
         sub.waiter = fut
-        timer = loop.call_at(wake_at, _resolve, fut)
+        sub.set_timer(loop, wake_at)
         try:
             await fut
         finally:
-            timer.cancel()
             sub.waiter = None
-
-
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
 
 
 def _bookmark(api_version: str, kind: str, rv: int) -> Object:
