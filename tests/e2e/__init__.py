@@ -1,0 +1,1 @@
+"""End-to-end tests: the SDK against a Temporal dev server, a worker and the embedded cluster."""
