@@ -212,6 +212,8 @@ def _parse_list(tokens: list[str], pos: int, terminators: set[str]) -> tuple[lis
         words: list[str] = []
         while pos < len(tokens) and tokens[pos] not in _SEPARATORS:
             if _is_operator(tokens[pos]):
+                if words:
+                    _command(words, {})  # an unsupported program is the clearer message
                 raise ShellError(f"the shell operator {tokens[pos]!r} is not supported. {HELP}")
             words.append(tokens[pos])
             pos += 1
