@@ -827,6 +827,72 @@ def test_crd_rules() -> None:
     }
 
 
+def test_crd_schemas_must_be_structural() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "properties": {
+                    "untyped": {"description": "no type"},
+                    "port": {"x-kubernetes-int-or-string": True, "type": "string"},
+                    "list": {"type": "array", "items": {}},
+                    "both": {
+                        "type": "object",
+                        "properties": {"a": {"type": "string"}},
+                        "additionalProperties": {"type": "string"},
+                    },
+                    "free": {"x-kubernetes-preserve-unknown-fields": True},
+                },
+            }
+        },
+    }
+    crd = _crd(
+        versions=[{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": schema}}]
+    )
+    base = "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties"
+    assert validate_builtin("CustomResourceDefinition", crd) == [
+        {
+            "reason": "FieldValueRequired",
+            "message": "Required value: must not be empty for specified object fields",
+            "field": f"{base}[untyped].type",
+        },
+        {
+            "reason": "FieldValueInvalid",
+            "message": 'Invalid value: "string": must be empty if x-kubernetes-int-or-string is true',
+            "field": f"{base}[port].type",
+        },
+        {
+            "reason": "FieldValueRequired",
+            "message": "Required value: must not be empty for specified array items",
+            "field": f"{base}[list].items.type",
+        },
+        {
+            "reason": "FieldValueForbidden",
+            "message": "Forbidden: additionalProperties and properties are mutual exclusive",
+            "field": f"{base}[both].additionalProperties",
+        },
+    ]
+    untyped_root = _crd(
+        versions=[{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {}}}]
+    )
+    assert validate_builtin("CustomResourceDefinition", untyped_root) == [
+        {
+            "reason": "FieldValueRequired",
+            "message": "Required value: must not be empty at the root",
+            "field": "spec.versions[0].schema.openAPIV3Schema.type",
+        }
+    ]
+    array_root = _crd(
+        versions=[
+            {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {"type": "array"}}}
+        ]
+    )
+    assert validate_builtin("CustomResourceDefinition", array_root)[0]["message"] == (
+        'Invalid value: "array": must be object at the root'
+    )
+
+
 def test_unknown_kind_is_a_key_error() -> None:
     with pytest.raises(KeyError):
         validate_builtin("Deployment", {})

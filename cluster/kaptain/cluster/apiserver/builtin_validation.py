@@ -692,19 +692,63 @@ def _validate_crd_versions(versions: Any, causes: list[Cause]) -> list[Cause]:
             out.append(
                 fe.required(fe.child(fe.child(item, "schema"), "openAPIV3Schema"), "schemas are required")
             )
-        elif schema.get("type") != "object":
-            out.append(
-                fe.invalid(
-                    fe.child(fe.child(fe.child(item, "schema"), "openAPIV3Schema"), "type"),
-                    schema.get("type", ""),
-                    "must be object at the root",
-                )
-            )
+        else:
+            out.extend(_structural_causes(schema, f"{item}.schema.openAPIV3Schema", "root"))
     if storage != 1:
         out.append(
             fe.invalid("spec.versions", items, "must have exactly one version marked as storage version")
         )
     return out
+
+
+_EMPTY_TYPE = {
+    "root": "must not be empty at the root",
+    "items": "must not be empty for specified array items",
+    "field": "must not be empty for specified object fields",
+}
+
+
+def _structural_causes(schema: Any, path: str, level: str) -> list[Cause]:
+    """The structural-schema rules the server needs to prune and default (`schema/validation.go`):
+    every node has a type unless it is int-or-string, an embedded resource or preserves unknown
+    fields; the root is an object; `properties` and `additionalProperties` exclude each other."""
+    if not isinstance(schema, dict):
+        return [fe.invalid(path, schema, "must be an object")]
+    causes: list[Cause] = []
+    declared = schema.get("type")
+    int_or_string = schema.get("x-kubernetes-int-or-string") is True
+    untyped_ok = (
+        int_or_string
+        or schema.get("x-kubernetes-embedded-resource") is True
+        or schema.get("x-kubernetes-preserve-unknown-fields") is True
+    )
+    if not declared and not untyped_ok:
+        causes.append(fe.required(fe.child(path, "type"), _EMPTY_TYPE[level]))
+    elif level == "root" and declared != "object":
+        causes.append(fe.invalid(fe.child(path, "type"), declared or "", "must be object at the root"))
+    if int_or_string and declared:
+        causes.append(
+            fe.invalid(
+                fe.child(path, "type"), declared, "must be empty if x-kubernetes-int-or-string is true"
+            )
+        )
+    properties = schema.get("properties")
+    additional = schema.get("additionalProperties")
+    if properties and isinstance(additional, dict):
+        causes.append(
+            fe.forbidden(
+                fe.child(path, "additionalProperties"),
+                "additionalProperties and properties are mutual exclusive",
+            )
+        )
+    if isinstance(properties, dict):
+        for name, sub in properties.items():
+            causes.extend(_structural_causes(sub, fe.key(fe.child(path, "properties"), name), "field"))
+    if isinstance(schema.get("items"), dict):
+        causes.extend(_structural_causes(schema["items"], fe.child(path, "items"), "items"))
+    if isinstance(additional, dict):
+        causes.extend(_structural_causes(additional, fe.child(path, "additionalProperties"), "field"))
+    return causes
 
 
 # -- dispatch ------------------------------------------------------------------------------------
