@@ -30,7 +30,7 @@ class _Store:
     ) -> None:
         self.spec = spec
         self.put = put
-        self.keys = keys
+        self.list_keys = keys
 
     def uri(self, relative: str) -> str:
         return f"{self.spec.base_uri}/{relative}"
@@ -106,7 +106,7 @@ async def test_count_copy_and_delete_prefixes(store: _Store, sealer: Sealer) -> 
             CopyRequest(storage=store.spec, source=trained, destination=store.uri("dev/mnist/tuned/r2")),
         )
         assert copied.objects == 3
-        assert {k for k in store.keys() if k.startswith("dev/mnist/tuned/")} == {
+        assert {k for k in store.list_keys() if k.startswith("dev/mnist/tuned/")} == {
             "dev/mnist/tuned/r2/model.pt",
             "dev/mnist/tuned/r2/sub/weights.bin",
             "dev/mnist/tuned/r2/metrics.json",
@@ -117,7 +117,7 @@ async def test_count_copy_and_delete_prefixes(store: _Store, sealer: Sealer) -> 
             PrefixRequest(storage=store.spec, uri=trained, keep=[f"{trained}/model.pt"]),
         )
         assert deleted.objects == 2
-        remaining = store.keys()
+        remaining = store.list_keys()
         assert "dev/mnist/trained/r1/model.pt" in remaining
         assert "dev/mnist/trained/r1/sub/weights.bin" not in remaining
         assert "dev/mnist/trained/r10/other" in remaining
