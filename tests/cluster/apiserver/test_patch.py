@@ -647,3 +647,70 @@ def test_container_merge_is_a_keyed_union(live: list[str], patched: list[str]) -
     # Patch items keep the patch's relative order; live-only items keep theirs.
     assert [n for n in names if n in patched] == patched
     assert [n for n in names if n not in patched] == [n for n in live if n not in patched]
+
+
+def test_kubectl_apply_patch_with_nested_directives() -> None:
+    """The shape of patch `kubectl apply` computes for a Job: order directives, retainKeys in a volume."""
+    job = {
+        "metadata": {
+            "name": "train",
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"},
+        },
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "main",
+                            "image": "a",
+                            "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                        },
+                        {"name": "side", "image": "s"},
+                    ],
+                    "volumes": [{"name": "data", "emptyDir": {}}],
+                }
+            }
+        },
+    }
+    patch = {
+        "metadata": {"annotations": {"kubectl.kubernetes.io/last-applied-configuration": '{"new": true}'}},
+        "spec": {
+            "template": {
+                "spec": {
+                    "$setElementOrder/containers": [{"name": "side"}, {"name": "main"}],
+                    "$setElementOrder/volumes": [{"name": "data"}],
+                    "containers": [
+                        {
+                            "name": "main",
+                            "image": "b",
+                            "$setElementOrder/env": [{"name": "B"}, {"name": "C"}],
+                            "env": [{"name": "C", "value": "3"}, {"name": "A", "$patch": "delete"}],
+                        }
+                    ],
+                    "volumes": [
+                        {
+                            "name": "data",
+                            "$retainKeys": ["configMap", "name"],
+                            "configMap": {"name": "cfg"},
+                            "emptyDir": None,
+                        }
+                    ],
+                }
+            }
+        },
+    }
+    spec = apply_strategic_merge_patch(job, patch, kind="Job")["spec"]["template"]["spec"]
+    assert spec["containers"] == [
+        {"name": "side", "image": "s"},
+        {"name": "main", "image": "b", "env": [{"name": "B", "value": "2"}, {"name": "C", "value": "3"}]},
+    ]
+    assert spec["volumes"] == [{"name": "data", "configMap": {"name": "cfg"}}]
+
+
+def test_set_element_order_alone_reorders() -> None:
+    pod = {"spec": {"containers": [{"name": "a"}, {"name": "b"}]}}
+    patch = {"spec": {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}]}}
+    assert apply_strategic_merge_patch(pod, patch, kind="Pod")["spec"]["containers"] == [
+        {"name": "b"},
+        {"name": "a"},
+    ]
