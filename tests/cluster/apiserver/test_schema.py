@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kaptain.cluster.apiserver.schema import StructuralSchema
 from tests.conftest import CRDS
@@ -35,8 +37,15 @@ def tfjob() -> StructuralSchema:
 
 
 @pytest.fixture(scope="module")
-def isvc() -> StructuralSchema:
-    return _load_schema("serving.kserve.io_inferenceservices.yaml", "v1beta1")
+def isvc_raw() -> dict[str, Any]:
+    crd = yaml.load((CRDS / "serving.kserve.io_inferenceservices.yaml").read_text(), Loader=_Loader)
+    schema: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    return schema
+
+
+@pytest.fixture(scope="module")
+def isvc(isvc_raw: dict[str, Any]) -> StructuralSchema:
+    return StructuralSchema(isvc_raw)
 
 
 def _admit(schema: StructuralSchema, obj: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str]]]:
@@ -270,11 +279,9 @@ def test_validation_of_the_pytorchjob_example_is_fast(pytorchjob: StructuralSche
     assert pipeline_ms < 20
 
 
-def test_compiling_the_largest_crd_is_cheap() -> None:
-    crd = yaml.load((CRDS / "serving.kserve.io_inferenceservices.yaml").read_text(), Loader=_Loader)
-    raw = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+def test_compiling_the_largest_crd_is_cheap(isvc_raw: dict[str, Any]) -> None:
     start = time.perf_counter()
-    StructuralSchema(raw)
+    StructuralSchema(isvc_raw)
     assert time.perf_counter() - start < 0.5
 
 
@@ -665,3 +672,37 @@ def test_defaulting_rules() -> None:
     first = schema.apply_defaults({"spec": {}})
     first["spec"]["policy"]["mode"] = "manual"
     assert schema.apply_defaults({"spec": {}})["spec"]["policy"] == {"mode": "auto"}
+
+
+_junk_key = st.text(alphabet="xyzXYZ_", min_size=1, max_size=6).map(lambda k: f"zz{k}")
+_junk_value = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=2), st.dictionaries(st.text(max_size=3), inner, max_size=2)
+    ),
+    max_leaves=5,
+)
+_PLACES = [
+    ("spec",),
+    ("spec", "pytorchReplicaSpecs", "Master"),
+    ("spec", "pytorchReplicaSpecs", "Worker", "template"),
+    ("spec", "pytorchReplicaSpecs", "Master", "template", "spec"),
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_PLACES), _junk_key, _junk_value), max_size=6))
+def test_pruning_removes_any_unknown_field_and_is_idempotent(
+    pytorchjob: StructuralSchema, junk: list[tuple[tuple[str, ...], str, Any]]
+) -> None:
+    clean, _ = _admit(pytorchjob, PYTORCH_SIMPLE)
+    dirty = copy.deepcopy(PYTORCH_SIMPLE)
+    for place, key, value in junk:
+        node = dirty
+        for part in place:
+            node = node[part]
+        node[key] = value
+    stored, causes = _admit(pytorchjob, dirty)
+    assert causes == []
+    assert stored == clean
+    assert pytorchjob.apply_defaults(pytorchjob.prune(copy.deepcopy(stored))) == stored
