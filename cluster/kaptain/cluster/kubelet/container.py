@@ -293,7 +293,8 @@ class ContainerRunner:
         if message:
             term["message"] = message
         self.status.state = {"terminated": term}
-        self.status.ready = False
+        # Kubernetes reports a completed init container as ready.
+        self.status.ready = self.init and code == 0
         self.status.started = False
         self.process = None
 

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import logging
 import shutil
+import time
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any
@@ -172,28 +173,42 @@ class Kubelet:
     # -- watching -----------------------------------------------------------------------
 
     async def _watch(self, version: str) -> None:
-        core, pods = self._ctx.core, self._ctx.pods
+        current: str | None = version
         while self._running:
+            began = time.monotonic()
             try:
-                async for event in core.watch(
-                    pods, None, resource_version=version, allow_bookmarks=True, timeout_seconds=_WATCH_SECONDS
-                ):
-                    obj = event["object"]
-                    version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
-                    if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
-                        await self._handle(event["type"], obj)
+                if current is None:
+                    current = await self._resync()
+                current = await self._follow(current)
             except ApiError as exc:
-                if exc.code != 410:
+                if exc.code == 410:
+                    current = None
+                else:
                     _log.warning("pod watch failed: %s", exc.message)
-                    await asyncio.sleep(_RETRY_SECONDS)
-                    continue
-                items, version = await core.list(pods, None)
-                for pod in items:
-                    await self._handle("MODIFIED", pod)
-                await self._forget_missing({str(p["metadata"]["uid"]) for p in items})
             except Exception:
                 _log.exception("pod watch failed")
+            # A watch that ends at once (errors, a closing server) must not turn into a busy loop.
+            if time.monotonic() - began < _RETRY_SECONDS:
                 await asyncio.sleep(_RETRY_SECONDS)
+
+    async def _follow(self, version: str) -> str:
+        """Handles pod events from `version` until the watch times out; returns the last version."""
+        async for event in self._ctx.core.watch(
+            self._ctx.pods, None, resource_version=version, allow_bookmarks=True, timeout_seconds=_WATCH_SECONDS
+        ):
+            obj = event["object"]
+            version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+            if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                await self._handle(event["type"], obj)
+        return version
+
+    async def _resync(self) -> str:
+        """Re-lists pods after the watch history was lost (410 Gone)."""
+        items, version = await self._ctx.core.list(self._ctx.pods, None)
+        for pod in items:
+            await self._handle("MODIFIED", pod)
+        await self._forget_missing({str(p["metadata"]["uid"]) for p in items})
+        return version
 
     async def _handle(self, kind: str, pod: Object) -> None:
         meta = pod.get("metadata") or {}
