@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pytest
 
@@ -46,8 +47,8 @@ def _sandbox(tmp_path: Path, mounts: list[Mount] | None = None) -> Sandbox:
 
 def test_argv_command_replaces_entrypoint_and_args_replace_cmd(tmp_path: Path) -> None:
     box = _sandbox(tmp_path)
-    common = {"variables": {"N": "3"}, "python": PY, "sandbox": box}
-    image = {"entrypoint": ["/usr/local/bin/python3"], "cmd": ["/app/train.py", "--epochs=1"]}
+    common: dict[str, Any] = {"variables": {"N": "3"}, "python": PY, "sandbox": box}
+    image: dict[str, Any] = {"entrypoint": ["/usr/local/bin/python3"], "cmd": ["/app/train.py", "--epochs=1"]}
     assert container_argv(command=None, args=None, **image, **common) == [
         PY,
         str(box.root / "app/train.py"),
@@ -91,7 +92,7 @@ def test_sandbox_maps_image_paths_mounts_and_flags(tmp_path: Path) -> None:
 
 
 def test_downward_api_fields() -> None:
-    pod = {
+    pod: dict[str, Any] = {
         "metadata": {"name": "p", "namespace": "ns", "uid": "u1", "labels": {"app": "a", "b": "c"}},
         "spec": {
             "nodeName": "kaptain",
@@ -110,7 +111,7 @@ def test_downward_api_fields() -> None:
     assert int(resource_value(pod, container, {"resource": "limits.cpu"})) >= 1
 
 
-def _status(name: str, state: dict[str, object], last: dict[str, object] | None = None) -> ContainerStatus:
+def _status(name: str, state: dict[str, Any], last: dict[str, Any] | None = None) -> ContainerStatus:
     return ContainerStatus(name=name, image="i", state=state, last_state=last or {})
 
 

@@ -194,7 +194,11 @@ class Kubelet:
     async def _follow(self, version: str) -> str:
         """Handles pod events from `version` until the watch times out; returns the last version."""
         async for event in self._ctx.core.watch(
-            self._ctx.pods, None, resource_version=version, allow_bookmarks=True, timeout_seconds=_WATCH_SECONDS
+            self._ctx.pods,
+            None,
+            resource_version=version,
+            allow_bookmarks=True,
+            timeout_seconds=_WATCH_SECONDS,
         ):
             obj = event["object"]
             version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
