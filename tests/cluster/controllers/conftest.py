@@ -7,12 +7,15 @@ Before the kubelet is involved, tests play its part through the API: they write 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from kaptain.cluster.apiserver.core import Core
 from kaptain.cluster.controllers import build_controllers
+from kaptain.cluster.images.store import ImageStore
+from kaptain.cluster.kubelet import Kubelet
 
 
 @pytest.fixture
@@ -35,3 +38,23 @@ async def controllers(core: Core) -> AsyncIterator[Core]:
     finally:
         for controller in reversed(started):
             await controller.stop()
+
+
+@dataclass
+class Node:
+    """The core with the controllers and a real kubelet running pods as local processes."""
+
+    core: Core
+    kubelet: Kubelet
+    data_dir: Path
+
+
+@pytest.fixture
+async def node(controllers: Core, tmp_path: Path) -> AsyncIterator[Node]:
+    data_dir = tmp_path / "apiserver"
+    kubelet = Kubelet(controllers, data_dir=data_dir, images=ImageStore(data_dir), stop_grace=1.0)
+    await kubelet.start()
+    try:
+        yield Node(controllers, kubelet, data_dir)
+    finally:
+        await kubelet.stop()
