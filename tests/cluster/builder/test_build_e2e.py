@@ -143,3 +143,4 @@ def test_wrong_credentials_are_refused_without_leaking_them(builder: BuilderEnv,
     assert run.returncode == 1
     assert "unauthorized" in run.output
     assert leaked not in run.output
+    assert "Running:" not in run.output, "push permission is checked before building, as Kaniko does"

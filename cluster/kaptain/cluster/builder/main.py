@@ -15,7 +15,7 @@ from kaptain.cluster.builder.flags import FlagError, Options, parse_flags
 from kaptain.cluster.builder.image import BuiltImage
 from kaptain.cluster.builder.log import BuildLog
 from kaptain.cluster.builder.paths import data_dir, input_path, output_path
-from kaptain.cluster.builder.push import push_image
+from kaptain.cluster.builder.push import check_push_access, push_image
 from kaptain.cluster.builder.registry_client import TransportOptions
 from kaptain.cluster.images.mapping import BaseImageMapping, MappingError
 from kaptain.cluster.images.reference import ImageReference, ReferenceError
@@ -98,6 +98,15 @@ def _run(options: Options, log: BuildLog) -> None:
     settings = BuildSettings(
         cache_dir=cache_dir, pip_cache_dir=data / "pip-cache", transport=transport, mapping=mapping
     )
+    push_transport = TransportOptions(
+        certificates=options.registry_certificates,
+        skip_verify=options.skip_tls_verify,
+        skip_verify_registries=options.skip_tls_verify_registries,
+        insecure_registries=options.insecure_registries,
+    )
+    if not options.no_push:
+        for destination in destinations:
+            check_push_access(destination, push_transport, insecure=options.insecure, log=log)
     work = Path(tempfile.mkdtemp(prefix="build-", dir=data / "builds"))
     try:
         context = fetch_context(options.context, options.context_sub_path, work, log)
@@ -105,12 +114,6 @@ def _run(options: Options, log: BuildLog) -> None:
         if options.no_push:
             log.info("Skipping push to container registry due to --no-push flag")
         else:
-            push_transport = TransportOptions(
-                certificates=options.registry_certificates,
-                skip_verify=options.skip_tls_verify,
-                skip_verify_registries=options.skip_tls_verify_registries,
-                insecure_registries=options.insecure_registries,
-            )
             for destination in destinations:
                 push_image(image, destination, push_transport, insecure=options.insecure, log=log)
             log.info(f"Pushed image to {len(destinations)} destinations")

@@ -61,3 +61,25 @@ def push_image(
         )
     log.info(f"Pushed {destination.host}/{repository}@{digest}")
     return digest
+
+
+def check_push_access(
+    destination: ImageReference, transport: TransportOptions, *, insecure: bool, log: BuildLog
+) -> None:
+    """Fails early when a destination registry is unreachable or refuses our credentials (as Kaniko does).
+
+    Args:
+        destination: where the image will be pushed.
+        transport: TLS and plain-HTTP settings.
+        insecure: plain HTTP allowed (`--insecure`).
+        log: the build log.
+
+    Raises:
+        BuildError: the registry cannot be reached or does not accept the credentials.
+    """
+    if destination.host is None:
+        raise BuildError(f"destination {destination} names no registry host")
+    log.info(f"Checking push permissions for {destination}")
+    response = RegistryClient(destination.host, transport, insecure=insecure).request("GET", "/v2/")
+    if response.status != 200:
+        raise BuildError(f"checking push permission for {destination}: HTTP {response.status}")

@@ -207,7 +207,7 @@ def _forms(reference: str | ImageReference) -> list[str]:
 
 def _default_entries(python: str, data_dir: Path | None, image_map: str | None) -> list[_Entry]:
     entries = [_Entry(pattern, BaseImage(pattern=pattern, python=python)) for pattern in _DEFAULT_PATTERNS]
-    kaniko_env = {"DOCKER_CONFIG": "/kaniko/.docker/", "HOME": "/root"}
+    kaniko_env = {"DOCKER_CONFIG": "/kaniko/.docker/"}
     if data_dir is not None:
         kaniko_env["KAPTAIN_DATA_DIR"] = str(data_dir)
     if image_map is not None:
