@@ -45,6 +45,10 @@ class Informer:
         rt: The resource type to watch.
         namespace: Only this namespace; None for all namespaces.
         label_selector: Only objects matching this selector.
+        watch_timeout: Seconds after which each watch is renewed from the last version seen.
+
+    Attributes:
+        relists: How many times the objects were listed: 1 after start, one more per recovery.
     """
 
     def __init__(
@@ -54,8 +58,11 @@ class Informer:
         *,
         namespace: str | None = None,
         label_selector: str | None = None,
+        watch_timeout: float = _WATCH_TIMEOUT_SECONDS,
     ) -> None:
         self._core = core
+        self._watch_timeout = watch_timeout
+        self.relists = 0
         self._rt = rt
         self._namespace = namespace
         self._label_selector = label_selector
@@ -135,6 +142,7 @@ class Informer:
 
     async def _relist(self) -> str:
         items, version = await self._core.list(self._rt, self._namespace, label_selector=self._label_selector)
+        self.relists += 1
         fresh = {_cache_key(obj): obj for obj in items}
         gone = [obj for key, obj in self._cache.items() if key not in fresh]
         previous = self._cache
@@ -163,7 +171,7 @@ class Informer:
                 resource_version=version,
                 label_selector=self._label_selector,
                 allow_bookmarks=True,
-                timeout_seconds=_WATCH_TIMEOUT_SECONDS,
+                timeout_seconds=self._watch_timeout,
             )
             async for event in stream:
                 kind, obj = event["type"], event["object"]
