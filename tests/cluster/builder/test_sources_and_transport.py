@@ -156,7 +156,7 @@ def test_kaniko_pod_contract(builder: BuilderEnv, context: Path, tmp_path: Path)
     result = subprocess.run(
         [
             *kaniko.entrypoint,
-            "--dockerfile=Dockerfile",
+            "--dockerfile=/workspace/Dockerfile",
             "--context=dir:///workspace",
             f"--destination={destination}",
             "--cache=true",

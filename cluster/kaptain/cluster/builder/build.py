@@ -33,6 +33,7 @@ from kaptain.cluster.builder.flags import Options
 from kaptain.cluster.builder.image import BuiltImage, ImageState, assemble
 from kaptain.cluster.builder.layer import write_layer
 from kaptain.cluster.builder.log import BuildLog
+from kaptain.cluster.builder.paths import input_path
 from kaptain.cluster.builder.pip import PipEnvironment, prepare_args
 from kaptain.cluster.builder.registry_client import TransportOptions
 from kaptain.cluster.builder.shell import ShellError, parse_run, run_script
@@ -326,7 +327,7 @@ class Builder:
 
     def _dockerfile(self) -> Path:
         name = self.options.dockerfile
-        path = Path(name) if os.path.isabs(name) and Path(name).is_file() else self.context / name
+        path = input_path(name) if os.path.isabs(name) and input_path(name).is_file() else self.context / name
         if not path.is_file():
             raise BuildError(f"Dockerfile {name} does not exist in the build context")
         return path
