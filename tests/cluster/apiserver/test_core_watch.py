@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from kaptain.cluster.apiserver.builtin import CONFIGMAPS, NAMESPACES, PODS
+from kaptain.cluster.apiserver.core import Core
 from kaptain.cluster.apiserver.errors import ApiError
-from kaptain.cluster.apiserver.interface import WatchEvent
+from kaptain.cluster.apiserver.interface import ApiCore, WatchEvent
 from tests.cluster.apiserver.corehelpers import configmap, next_events, open_core, pod
 
 
@@ -161,7 +162,8 @@ async def test_slow_watcher_is_ended_with_410(tmp_path: Path) -> None:
             else:
                 assert (await anext(fast))["type"] == "ADDED"
         # The slow watcher read one event and then nothing while 29 were queued for it.
-        tail = [e async for e in slow]
+        async with asyncio.timeout(5):
+            tail = [e async for e in slow]
         assert len(tail) == 1 and tail[0]["type"] == "ERROR"
         assert tail[0]["object"]["code"] == 410 and tail[0]["object"]["reason"] == "Expired"
         await fast.aclose()  # type: ignore[attr-defined]
@@ -203,3 +205,36 @@ async def test_encoded_watch_yields_wire_lines(tmp_path: Path) -> None:
         # The same version appears as in the object stream.
         plain = [e async for e in core.watch(CONFIGMAPS, "default", resource_version=rv, timeout_seconds=0.1)]
         assert [json.loads(line)["object"] for _, line in events] == [e["object"] for e in plain]
+
+
+async def test_many_watchers_each_see_every_event_in_order(tmp_path: Path) -> None:
+    async with open_core(tmp_path) as core:
+        start = str(core.resource_version)
+        watchers, objects = 20, 200
+
+        async def follow() -> list[int]:
+            seen: list[int] = []
+            async for event in core.watch_encoded(CONFIGMAPS, "default", resource_version=start):
+                seen.append(int(json.loads(event[1])["object"]["metadata"]["resourceVersion"]))
+                if len(seen) == objects:
+                    break
+            return seen
+
+        tasks = [asyncio.ensure_future(follow()) for _ in range(watchers)]
+        await asyncio.sleep(0.01)
+        for i in range(objects):
+            await core.create(CONFIGMAPS, "default", configmap(f"c{i}"))
+            await asyncio.sleep(0)
+        results = await asyncio.wait_for(asyncio.gather(*tasks), 30)
+        items, _ = await core.list(CONFIGMAPS, "default")
+        expected = sorted(int(i["metadata"]["resourceVersion"]) for i in items)
+        assert all(seen == expected for seen in results)
+
+
+def test_core_satisfies_the_api_core_protocol() -> None:
+    def as_api_core(core: Core) -> ApiCore:
+        return core  # checked by mypy
+
+    assert callable(as_api_core)
+    for name in ("create", "get", "list", "update", "patch", "delete", "watch", "registry"):
+        assert hasattr(Core, name)
