@@ -11,7 +11,14 @@ from pathlib import Path
 
 from kaptain.cluster.images import BaseImageMapping, ImageStore
 from kaptain.cluster.registry.storage import RegistryStorage
-from tests.cluster.builder.conftest import CHECKSUM, PACKAGE, BuilderEnv, host_cannot_import, write_context
+from tests.cluster.builder.conftest import (
+    CHECKSUM,
+    KAPTAIN_DOCKERFILE,
+    PACKAGE,
+    BuilderEnv,
+    host_cannot_import,
+    write_context,
+)
 from tests.cluster.registry.server import TOKEN
 
 CACHE_HIT = "Using caching version of cmd: RUN if [ -e requirements.txt ]; then pip install --no-cache -r requirements.txt; fi"
@@ -144,3 +151,20 @@ def test_wrong_credentials_are_refused_without_leaking_them(builder: BuilderEnv,
     assert "unauthorized" in run.output
     assert leaked not in run.output
     assert "Running:" not in run.output, "push permission is checked before building, as Kaniko does"
+
+
+def test_framework_base_provides_its_framework(builder: BuilderEnv, tmp_path: Path) -> None:
+    """FROM pytorch/pytorch maps to the host runtime, whose torch satisfies `torch` in requirements."""
+    dockerfile = KAPTAIN_DOCKERFILE.replace(
+        "FROM python:3.11", "FROM pytorch/pytorch:2.1.0-cuda12.1-cudnn8-runtime"
+    )
+    context = write_context(tmp_path / "torch-ctx", dockerfile=dockerfile, requirements=f"torch\n{PACKAGE}\n")
+    destination = f"{builder.registry.host}/kaptain/torch:v1"
+    run = builder.run(f"--context={context}", f"--destination={destination}")
+    assert run.returncode == 0, run.output
+    assert "Requirement already satisfied: torch" in run.output
+    image = ImageStore(builder.data_dir, mapping=BaseImageMapping.defaults()).resolve(destination)
+    assert image is not None and image.site_packages is not None
+    installed = {p.name.split("-")[0].lower() for p in image.site_packages.iterdir()}
+    assert PACKAGE in {name.removesuffix(".py") for name in installed}
+    assert "torch" not in installed, "the base's torch is used, not copied into the image"
