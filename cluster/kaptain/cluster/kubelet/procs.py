@@ -137,20 +137,16 @@ class GroupRegistry:
 
     def _is_leftover(self, proc: psutil.Process, recorded: dict[int, float]) -> bool:
         try:
-            pgid = os.getpgid(proc.pid)
-        except OSError:
-            return False
-        try:
             if proc.environ().get(MARKER_VARIABLE) == self._marker:
                 return True
         except psutil.Error:
             pass
-        if pgid not in recorded:
-            return False
-        # The kernel does not reuse a pid while a group of that id exists, so a member of the
-        # recorded group that started no earlier than its leader belongs to that group.
+        # Without our marker only a recorded leader itself counts: once a group is empty its id
+        # can be reused, and killing an unrelated process would be worse than missing a process
+        # that both cleared its environment and left its group.
         try:
-            return bool(proc.info["create_time"] >= recorded[pgid] - 0.01)
+            created = recorded.get(proc.pid)
+            return created is not None and abs(float(proc.info["create_time"]) - created) < 0.01
         except (TypeError, KeyError):
             return False
 
