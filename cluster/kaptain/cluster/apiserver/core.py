@@ -161,6 +161,7 @@ class Core:
 
     @property
     def registry(self) -> ResourceRegistry:
+        """See `ApiCore.registry`."""
         return self._registry
 
     @property
@@ -188,6 +189,7 @@ class Core:
     # -- reads --------------------------------------------------------------------------------
 
     async def get(self, rt: ResourceType, namespace: str | None, name: str) -> Object:
+        """See `ApiCore.get`."""
         rt = self._served(rt)
         entry = self._store.get(self._key(rt, namespace, name))
         if entry is None:
@@ -202,6 +204,7 @@ class Core:
         label_selector: str | None = None,
         field_selector: str | None = None,
     ) -> tuple[list[Object], str]:
+        """See `ApiCore.list`."""
         rt = self._served(rt)
         matches = matcher_for(rt, label_selector, field_selector)
         ns = namespace if rt.namespaced else None
@@ -219,6 +222,7 @@ class Core:
         allow_bookmarks: bool = False,
         timeout_seconds: float | None = None,
     ) -> AsyncIterator[WatchEvent]:
+        """See `ApiCore.watch`."""
         return self._watch(
             WatchArgs(
                 rt,
@@ -290,7 +294,8 @@ class Core:
             api_version=rt.api_version,
             kind=rt.kind,
             bookmark_interval=self._bookmark_interval if args.allow_bookmarks else None,
-            duration=args.timeout_seconds,
+            # timeoutSeconds=0 means "no timeout given" in Kubernetes, not "end at once".
+            duration=args.timeout_seconds if args.timeout_seconds and args.timeout_seconds > 0 else None,
         )
         return sub, options
 
@@ -299,6 +304,7 @@ class Core:
     async def create(
         self, rt: ResourceType, namespace: str | None, obj: Object, *, dry_run: bool = False
     ) -> Object:
+        """See `ApiCore.create`."""
         rt = self._served(rt)
         body = bodies.decode_body(rt, obj)
         meta = body["metadata"]
@@ -363,6 +369,7 @@ class Core:
         *,
         subresource: str | None = None,
     ) -> Object:
+        """See `ApiCore.update`."""
         rt = self._served(rt)
         body = bodies.decode_body(rt, obj)
         key = self._key(rt, namespace, name)
@@ -381,6 +388,7 @@ class Core:
         *,
         subresource: str | None = None,
     ) -> Object:
+        """See `ApiCore.patch`."""
         rt = self._served(rt)
         key = self._key(rt, namespace, name)
         current = self._store.get(key)
@@ -453,6 +461,7 @@ class Core:
         grace_period_seconds: int | None = None,
         preconditions: dict[str, str] | None = None,
     ) -> Object:
+        """See `ApiCore.delete`."""
         rt = self._served(rt)
         deletion.check_policy(propagation_policy)
         current = self._store.get(self._key(rt, namespace, name))

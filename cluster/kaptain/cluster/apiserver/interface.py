@@ -56,13 +56,39 @@ class ApiCore(Protocol):
     """
 
     @property
-    def registry(self) -> ResourceRegistry: ...
+    def registry(self) -> ResourceRegistry:
+        """The served resources (built-in kinds and those of the stored CRDs)."""
+        ...
 
     async def create(
         self, rt: ResourceType, namespace: str | None, obj: Object, *, dry_run: bool = False
-    ) -> Object: ...
+    ) -> Object:
+        """Creates an object.
 
-    async def get(self, rt: ResourceType, namespace: str | None, name: str) -> Object: ...
+        Args:
+            rt: Its resource.
+            namespace: The request's namespace (the body's, or "default", when None for a
+                namespaced kind); ignored for cluster-scoped kinds.
+            obj: The object (not modified).
+            dry_run: Validate and default only; nothing is stored.
+
+        Returns:
+            The stored object.
+
+        Raises:
+            ApiError: 400 malformed body or namespace mismatch, 403 namespace terminating, 404
+                namespace or resource not found, 405 CRD terminating, 409 AlreadyExists,
+                422 Invalid.
+        """
+        ...
+
+    async def get(self, rt: ResourceType, namespace: str | None, name: str) -> Object:
+        """Returns the object (a copy the caller owns).
+
+        Raises:
+            ApiError: 404 when it does not exist.
+        """
+        ...
 
     async def list(
         self,
@@ -72,7 +98,20 @@ class ApiCore(Protocol):
         label_selector: str | None = None,
         field_selector: str | None = None,
     ) -> tuple[list[Object], str]:
-        """Returns the matching items and the list's resourceVersion."""
+        """Lists objects, ordered by namespace and name.
+
+        Args:
+            rt: The resource.
+            namespace: Only this namespace; None for all namespaces.
+            label_selector: `?labelSelector=` text.
+            field_selector: `?fieldSelector=` text.
+
+        Returns:
+            The matching items and the list's resourceVersion (to watch from).
+
+        Raises:
+            ApiError: 400 for a malformed selector or an unsupported field label.
+        """
         ...
 
     async def update(
@@ -83,7 +122,24 @@ class ApiCore(Protocol):
         obj: Object,
         *,
         subresource: str | None = None,
-    ) -> Object: ...
+    ) -> Object:
+        """Replaces an object (or, with `subresource`, its `status` or a namespace's `finalize`).
+
+        Args:
+            rt: Its resource.
+            namespace: Its namespace (None for cluster-scoped kinds).
+            name: Its name.
+            obj: The new object; a `metadata.resourceVersion` makes the update conditional.
+            subresource: None, "status" or, for namespaces, "finalize".
+
+        Returns:
+            The stored object (unchanged, and no event, when the update changes nothing).
+
+        Raises:
+            ApiError: 400 name/namespace mismatch, 404 not found, 409 stale resourceVersion or uid,
+                422 Invalid.
+        """
+        ...
 
     async def patch(
         self,
@@ -94,7 +150,25 @@ class ApiCore(Protocol):
         patch_type: PatchType,
         *,
         subresource: str | None = None,
-    ) -> Object: ...
+    ) -> Object:
+        """Patches an object; the result is then stored as by `update`.
+
+        Args:
+            rt: Its resource.
+            namespace: Its namespace (None for cluster-scoped kinds).
+            name: Its name.
+            patch: The decoded patch (a list for JSON patch; YAML text or an object for apply).
+            patch_type: The request's content type.
+            subresource: None or "status".
+
+        Returns:
+            The stored object.
+
+        Raises:
+            ApiError: as `update`; 404 for a missing object (except server-side apply, which
+                creates it); 415 for strategic merge on a custom resource.
+        """
+        ...
 
     async def delete(
         self,
@@ -106,7 +180,23 @@ class ApiCore(Protocol):
         grace_period_seconds: int | None = None,
         preconditions: dict[str, str] | None = None,
     ) -> Object:
-        """Deletes (or starts deleting) an object; returns its last state."""
+        """Deletes (or starts deleting) an object.
+
+        Args:
+            rt: Its resource.
+            namespace: Its namespace (None for cluster-scoped kinds).
+            name: Its name.
+            propagation_policy: "Background", "Foreground" or "Orphan"; None for the kind's default
+                (Orphan for batch/v1 Jobs, as in Kubernetes; Background otherwise).
+            grace_period_seconds: For pods on a node: how long they may take to stop.
+            preconditions: `{"uid": ..., "resourceVersion": ...}` that must hold.
+
+        Returns:
+            The object's last state: with `deletionTimestamp` when it is not removed yet.
+
+        Raises:
+            ApiError: 400 unknown policy, 403 system namespace, 404 not found, 409 precondition.
+        """
         ...
 
     def watch(
@@ -119,7 +209,15 @@ class ApiCore(Protocol):
         field_selector: str | None = None,
         allow_bookmarks: bool = False,
         timeout_seconds: float | None = None,
-    ) -> AsyncIterator[WatchEvent]: ...
+    ) -> AsyncIterator[WatchEvent]:
+        """Watches a resource (see the module docstring for the semantics).
+
+        The watch subscribes when it is first iterated; errors (400 malformed selector or version,
+        404 resource not served, 410 version too old) are raised from that first step. A watch too
+        slow to keep up ends with an ERROR event holding a 410 `Status`. Event objects are copies
+        the caller owns.
+        """
+        ...
 
 
 class LogSource(Protocol):

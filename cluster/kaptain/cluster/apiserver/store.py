@@ -55,6 +55,7 @@ class Entry:
 
     @property
     def uid(self) -> str:
+        """The object's `metadata.uid` ("" when it has none)."""
         return str(self.obj.get("metadata", {}).get("uid", ""))
 
 

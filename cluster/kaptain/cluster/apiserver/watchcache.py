@@ -74,9 +74,11 @@ class Payload:
 
     @classmethod
     def of(cls, entry: Entry) -> Payload:
+        """The payload of a stored entry (shares its JSON text)."""
         return cls(entry.text, str(entry.obj.get("apiVersion", "")))
 
     def line(self, event_type: str) -> bytes:
+        """The watch event line for `event_type`, built once."""
         cached = self._lines.get(event_type)
         if cached is None:
             cached = f'{{"type":"{event_type}","object":{self.text}}}\n'.encode()
@@ -99,6 +101,7 @@ class Change:
 
     @property
     def rv(self) -> int:
+        """The resourceVersion of the change."""
         return self.entry.rv
 
     def prev_payload_at_rv(self) -> Payload:
@@ -156,6 +159,7 @@ class Subscription:
         return True
 
     def wake(self) -> None:
+        """Resumes the stream if it is waiting for events."""
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
