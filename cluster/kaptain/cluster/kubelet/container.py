@@ -193,7 +193,8 @@ class ContainerRunner:
                     return None
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
-            except CommandError as exc:
+            except (CommandError, OSError) as exc:
+                # Nothing to run, or the rootfs copy failed (disk full...): retried like kube does.
                 self.status.waiting("CreateContainerError", str(exc))
                 self.worker.event("Warning", "Failed", f"Error: {exc}", self.field_path)
                 await self.worker.publish()

@@ -120,6 +120,9 @@ class Kubelet:
             await asyncio.gather(self._watcher, return_exceptions=True)
         workers = list(self._workers.values())
         await asyncio.gather(*(w.shutdown(self._stop_grace) for w in workers), return_exceptions=True)
+        # Pods being discarded or finalised are still stopping containers: let them finish first.
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=self._stop_grace + 5.0)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

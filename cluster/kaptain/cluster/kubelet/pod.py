@@ -219,6 +219,12 @@ class PodWorker:
         except Exception:
             _log.exception("pod %s/%s failed in the kubelet", self.namespace, self.name)
             self._fail("KubeletError", "the kubelet failed while running the pod; see the cluster log")
+            # Containers of the other runners may still run: the pod is over, stop them.
+            self.stopping = True
+            self._stop_deadline = time.monotonic() + self.grace_period()
+            self._stop_event.set()
+            runners = self.init_runners + self.main_runners
+            await asyncio.gather(*(r.stop(self.remaining_grace()) for r in runners), return_exceptions=True)
         finally:
             deadline.cancel()
             await asyncio.gather(deadline, return_exceptions=True)
