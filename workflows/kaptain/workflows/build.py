@@ -37,8 +37,12 @@ with workflow.unsafe.imports_passed_through():
 
 __all__ = ["BuildWorkflow"]
 
-_BUILD_KINDS = [Kind(api_version="batch/v1", kind="Job"), Kind(api_version="v1", kind="Secret")]
-_POD = Kind(api_version="v1", kind="Pod")
+# Owners first: deleting the Job also has its pods collected, and any left are deleted directly.
+_BUILD_KINDS = [
+    Kind(api_version="batch/v1", kind="Job"),
+    Kind(api_version="v1", kind="Secret"),
+    Kind(api_version="v1", kind="Pod"),
+]
 # After a cancellation the run waits until its objects are really gone, so the caller, whose
 # cancel returns when the run has closed, finds nothing left.
 _CANCEL_WAIT_SECONDS = 60.0
@@ -127,7 +131,7 @@ class BuildWorkflow:
             await steps.delete_run_objects(
                 DeleteRunObjectsRequest(
                     selector=run_selector(revision=inp.revision, action="build"),
-                    kinds=[*_BUILD_KINDS, _POD] if cancelled else _BUILD_KINDS,
+                    kinds=_BUILD_KINDS,
                     wait_seconds=_CANCEL_WAIT_SECONDS if cancelled else 0.0,
                 )
             )

@@ -8,6 +8,7 @@ activity per change, not per poll.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -41,6 +42,7 @@ async def watch_until_terminal(
 
     Raises:
         TimeoutError: The deadline passed first (the watch in flight is cancelled, and awaited).
+        asyncio.CancelledError: The run was cancelled (the watch in flight is cancelled, and awaited).
     """
 
     async def loop() -> ObjectStatus:
@@ -53,7 +55,19 @@ async def watch_until_terminal(
             on_change(current)
         return current
 
-    left = remaining(deadline)
-    # A workflow timer: when it fires first, wait_for cancels the loop, which cancels the watch
-    # activity and (WAIT_CANCELLATION_COMPLETED) waits until the attempt has stopped.
-    return await asyncio.wait_for(loop(), timeout=None if left is None else left.total_seconds())
+    watching = asyncio.create_task(loop())
+    try:
+        # A durable timer: it fires at the deadline even if the worker restarts meanwhile.
+        await workflow.wait_condition(
+            watching.done, timeout=remaining(deadline), timeout_summary="run deadline"
+        )
+    except BaseException:
+        # The deadline passed, or the run is being cancelled: stop the watch and wait until its
+        # activity has really stopped (WAIT_CANCELLATION_COMPLETED) before anything is deleted.
+        # (`asyncio.wait_for` is not used: it would surface the cancelled activity's ActivityError
+        # instead of the timeout.)
+        watching.cancel()
+        with contextlib.suppress(BaseException):
+            await watching
+        raise
+    return watching.result()
