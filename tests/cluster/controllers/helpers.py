@@ -139,3 +139,16 @@ def assert_valid_upstream(obj: Object) -> None:
     ]
     causes = upstream_schema(crd_file).validate(obj)
     assert causes == [], causes
+
+
+async def event_reasons(core: ApiCore, kind: str, name: str, namespace: str = NS) -> list[str]:
+    """Reasons of the Events about one object, oldest first."""
+    items, _ = await core.list(rt(core, "", "v1", "events"), namespace)
+    mine = [
+        e
+        for e in items
+        if e["involvedObject"].get("kind") == kind and e["involvedObject"].get("name") == name
+    ]
+    return [
+        str(e["reason"]) for e in sorted(mine, key=lambda e: str(e["metadata"]["resourceVersion"]).zfill(20))
+    ]

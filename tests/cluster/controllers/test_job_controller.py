@@ -9,6 +9,7 @@ from kaptain.cluster.apiserver.interface import ApiCore, Object
 from tests.cluster.controllers.helpers import (
     NS,
     condition,
+    event_reasons,
     eventually,
     is_true,
     jobs,
@@ -106,6 +107,12 @@ async def test_a_job_runs_one_pod_and_completes_when_it_succeeds(controllers: Ap
         assert cond["lastProbeTime"] and cond["lastTransitionTime"]
     assert len(await _pods_of(core, job)) == 1
 
+    async def recorded() -> list[str] | None:
+        reasons = await event_reasons(core, "Job", "hello")
+        return reasons if "Completed" in reasons else None
+
+    assert await eventually(recorded, what="events") == ["SuccessfulCreate", "Completed"]
+
 
 async def _status_if(core: ApiCore, name: str, check: Any) -> dict[str, Any] | None:
     status: dict[str, Any] = (await _get(core, name)).get("status") or {}
@@ -148,6 +155,16 @@ async def test_failed_pods_are_replaced_until_the_backoff_limit(controllers: Api
     )
     assert "completionTime" not in status
     assert len(await _pods_of(core, job)) == 2
+
+    async def recorded() -> list[str] | None:
+        reasons = await event_reasons(core, "Job", "flaky")
+        return reasons if "BackoffLimitExceeded" in reasons else None
+
+    assert await eventually(recorded, what="events") == [
+        "SuccessfulCreate",
+        "SuccessfulCreate",
+        "BackoffLimitExceeded",
+    ]
 
 
 async def test_on_failure_restarts_count_against_the_backoff_limit(controllers: ApiCore) -> None:

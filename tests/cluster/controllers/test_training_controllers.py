@@ -13,6 +13,7 @@ from kaptain.cluster.apiserver.resources import ResourceType
 from tests.cluster.controllers.helpers import (
     NS,
     condition,
+    event_reasons,
     eventually,
     is_true,
     list_pods,
@@ -230,6 +231,14 @@ async def test_exit_code_policy_permanent_exit_fails(controllers: ApiCore) -> No
     # The failed pod is kept (cleanPodPolicy None) and was not recreated.
     (kept,) = await _job_pods(core, "permanent")
     assert kept["metadata"]["uid"] == pod["metadata"]["uid"]
+
+    async def recorded() -> list[str] | None:
+        reasons = await event_reasons(core, "PyTorchJob", "permanent")
+        return reasons if "PyTorchJobFailed" in reasons else None
+
+    reasons = await eventually(recorded, what="events")
+    assert reasons[:2] == ["SuccessfulCreateService", "SuccessfulCreatePod"]
+    assert reasons[2:] == ["ExitedWithCode", "PyTorchJobFailed"]
 
 
 async def test_exit_code_policy_retryable_exit_recreates_the_pod(controllers: ApiCore) -> None:

@@ -22,10 +22,12 @@ import contextlib
 import copy
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from kaptain.cluster.apiserver.errors import ApiError
 from kaptain.cluster.apiserver.interface import ApiCore, EventType, Object
 from kaptain.cluster.apiserver.resources import ResourceType
+from kaptain.cluster.controllers.events import EventRecorder
 from kaptain.cluster.controllers.informer import Informer
 from kaptain.cluster.controllers.objects import Key, controller_of
 from kaptain.cluster.controllers.workqueue import WorkQueue
@@ -54,6 +56,35 @@ def resolve(core: ApiCore, ref: TypeRef) -> ResourceType:
         group, version, plural = ref
         raise LookupError(f"the API server does not serve {plural} in {group or 'core'}/{version}")
     return rt
+
+
+def newly_true(old_status: Object, new_status: Object, kind: str) -> dict[str, Any] | None:
+    """The condition of type `kind` if it is True in `new_status` but was not (so) in `old_status`.
+
+    Used to record an event once per transition rather than once per reconcile.
+
+    Args:
+        old_status: The stored status.
+        new_status: The status about to be written.
+        kind: Condition type.
+
+    Returns:
+        The new condition, or None.
+    """
+
+    def find(status: Object) -> dict[str, Any] | None:
+        for cond in status.get("conditions") or []:
+            if cond.get("type") == kind:
+                found: dict[str, Any] = cond
+                return found
+        return None
+
+    new, old = find(new_status), find(old_status)
+    if new is None or new.get("status") != "True":
+        return None
+    if old is not None and old.get("status") == "True" and old.get("reason") == new.get("reason"):
+        return None
+    return new
 
 
 async def write_status(core: ApiCore, rt: ResourceType, obj: Object, status: Object) -> Object | None:
@@ -145,6 +176,7 @@ class Controller(abc.ABC):
         self._informers: list[Informer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._primary: ResourceType | None = None
+        self.events = EventRecorder(core, self.name)
 
     # -- what subclasses implement ---------------------------------------------------------
 
@@ -190,6 +222,7 @@ class Controller(abc.ABC):
         except BaseException:
             await self._stop_informers()
             raise
+        await self.events.start()
         self._tasks = [
             asyncio.create_task(self._work(), name=f"{self.name}-worker-{i}") for i in range(self._workers)
         ]
@@ -204,6 +237,7 @@ class Controller(abc.ABC):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._stop_informers()
+        await self.events.stop()
         # A stopped controller can be started again with a fresh queue.
         self._queue = WorkQueue()
 

@@ -32,7 +32,14 @@ from kaptain.cluster.apiserver.errors import ApiError
 from kaptain.cluster.apiserver.interface import ApiCore, Object
 from kaptain.cluster.controllers import job_status as js
 from kaptain.cluster.controllers import pods as podutil
-from kaptain.cluster.controllers.base import Controller, delete_ignoring_missing, resolve, write_status
+from kaptain.cluster.controllers.base import (
+    Controller,
+    delete_ignoring_missing,
+    newly_true,
+    resolve,
+    write_status,
+)
+from kaptain.cluster.controllers.events import NORMAL, WARNING
 from kaptain.cluster.controllers.job_pods import (
     completion_index,
     format_indexes,
@@ -175,7 +182,7 @@ class JobController(Controller):
 
         active = len(active_pods)
         if target is not None and target[0] == js.FAILURE_TARGET:
-            deleted = await self._delete_pods(active_pods)
+            deleted = await self._delete_pods(job, active_pods)
             active -= deleted
             terminating += deleted
             ready = 0 if deleted == len(active_pods) else ready
@@ -212,6 +219,7 @@ class JobController(Controller):
         if target is not None:
             _record_finish(status, target, terminating, when)
         await write_status(self.core, self.primary, job, status)
+        self._record_transitions(job, old_status, status)
         if js.is_finished(status):
             ttl = spec.get("ttlSecondsAfterFinished")
             return float(ttl) if ttl is not None else None
@@ -231,7 +239,7 @@ class JobController(Controller):
         spec = job.get("spec") or {}
         active = len(active_pods)
         if suspended:
-            return active - await self._delete_pods(_removal_order(active_pods)), None
+            return active - await self._delete_pods(job, _removal_order(active_pods)), None
         completions = _completions(spec)
         parallelism = int(spec.get("parallelism") or 0) if spec.get("parallelism") is not None else 1
         if completions is None:
@@ -242,10 +250,10 @@ class JobController(Controller):
         if indexed:
             extra = _surplus_indexed(active_pods, completions or 0, done_indexes)
             if extra:
-                return active - await self._delete_pods(extra[:MAX_POD_CHANGES_PER_SYNC]), None
+                return active - await self._delete_pods(job, extra[:MAX_POD_CHANGES_PER_SYNC]), None
         if active > want:
             victims = _removal_order(active_pods)[: min(active - want, MAX_POD_CHANGES_PER_SYNC)]
-            return active - await self._delete_pods(victims), None
+            return active - await self._delete_pods(job, victims), None
         terminating = sum(1 for p in pods if podutil.is_terminating(p))
         # podReplacementPolicy Failed waits for terminating pods; the default replaces them at once.
         busy = terminating if spec.get("podReplacementPolicy") == "Failed" else 0
@@ -264,16 +272,37 @@ class JobController(Controller):
         pods_rt = resolve(self.core, PODS)
         namespace = job["metadata"].get("namespace")
         for index in indexes:
-            await self.core.create(pods_rt, namespace, new_pod(job, self.primary, index))
+            created = await self.core.create(pods_rt, namespace, new_pod(job, self.primary, index))
+            self.events.record(job, NORMAL, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
         return active + len(indexes), None
 
-    async def _delete_pods(self, victims: list[Object]) -> int:
+    def _record_transitions(self, job: Object, old: Object, new: Object) -> None:
+        """Events kube's Job controller records when a Job finishes, is suspended or resumed."""
+        if newly_true(old, new, js.COMPLETE) is not None:
+            self.events.record(job, NORMAL, "Completed", "Job completed")
+        failed = newly_true(old, new, js.FAILED)
+        if failed is not None:
+            self.events.record(job, WARNING, str(failed.get("reason")), str(failed.get("message")))
+        if newly_true(old, new, js.SUSPENDED) is not None:
+            self.events.record(job, NORMAL, "Suspended", "Job suspended")
+        before = js.find_condition(old, js.SUSPENDED)
+        after = js.find_condition(new, js.SUSPENDED)
+        if (
+            before is not None
+            and before.get("status") == "True"
+            and after is not None
+            and after.get("status") == "False"
+        ):
+            self.events.record(job, NORMAL, "Resumed", "Job resumed")
+
+    async def _delete_pods(self, job: Object, victims: list[Object]) -> int:
         pods_rt = resolve(self.core, PODS)
         deleted = 0
         for pod in victims:
             meta = pod["metadata"]
             if await delete_ignoring_missing(self.core, pods_rt, meta.get("namespace"), str(meta["name"])):
                 deleted += 1
+                self.events.record(job, NORMAL, "SuccessfulDelete", f"Deleted pod: {meta['name']}")
         return deleted
 
 

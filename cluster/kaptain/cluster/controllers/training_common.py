@@ -20,6 +20,7 @@ would make each reconcile trigger the next).
 from __future__ import annotations
 
 import abc
+import collections
 import copy
 import datetime as dt
 import logging
@@ -30,8 +31,16 @@ from kaptain.cluster.apiserver.errors import ApiError
 from kaptain.cluster.apiserver.interface import ApiCore, Object
 from kaptain.cluster.controllers import pods as podutil
 from kaptain.cluster.controllers import training_conditions as tc
+from kaptain.cluster.controllers import training_policy as rp
 from kaptain.cluster.controllers import training_replicas as tr
-from kaptain.cluster.controllers.base import Controller, delete_ignoring_missing, resolve, write_status
+from kaptain.cluster.controllers.base import (
+    Controller,
+    delete_ignoring_missing,
+    newly_true,
+    resolve,
+    write_status,
+)
+from kaptain.cluster.controllers.events import NORMAL, WARNING
 from kaptain.cluster.controllers.objects import (
     Key,
     format_selector,
@@ -39,7 +48,6 @@ from kaptain.cluster.controllers.objects import (
     is_controlled_by,
     is_deleting,
     now,
-    parse_time,
     seconds_since,
     uid_of,
 )
@@ -74,6 +82,8 @@ class TrainingJobController(Controller):
             name=fw.controller_name,
         )
         self.ports = ports or PortAllocator()
+        # Pods whose exit was reported in an event, so each exit is reported once.
+        self._exits_reported: collections.OrderedDict[str, None] = collections.OrderedDict()
 
     # -- framework hooks --------------------------------------------------------------------
 
@@ -164,9 +174,10 @@ class TrainingJobController(Controller):
         await self._write(job, status, when)
         if tc.is_finished(status) and requeue is not None and requeue <= 0:
             # ttlSecondsAfterFinished passed: the job goes, and with it (Background) its pods.
-            await delete_ignoring_missing(
+            if await delete_ignoring_missing(
                 self.core, self.primary, key.namespace, key.name, propagation_policy="Background"
-            )
+            ):
+                self.events.record(job, NORMAL, "SuccessfulDeleteJob", f"Deleted job: {key.name}")
             return None
         return requeue
 
@@ -176,6 +187,14 @@ class TrainingJobController(Controller):
             return
         status["lastReconcileTime"] = format_time(when)
         await write_status(self.core, self.primary, job, status)
+        kinds = {tc.RESTARTING: WARNING, tc.SUCCEEDED: NORMAL, tc.FAILED: NORMAL, tc.SUSPENDED: NORMAL}
+        for kind, type_ in kinds.items():
+            cond = newly_true(old, status, kind)
+            if cond is not None:
+                self.events.record(job, type_, str(cond.get("reason")), str(cond.get("message")))
+        resumed = tc.find(status, tc.SUSPENDED)
+        if tc.is_true(old, tc.SUSPENDED) and resumed is not None and resumed.get("status") == "False":
+            self.events.record(job, NORMAL, str(resumed.get("reason")), str(resumed.get("message")))
 
     async def _sync(
         self, job: Object, status: dict[str, Any], run_policy: dict[str, Any], when: dt.datetime
@@ -186,14 +205,14 @@ class TrainingJobController(Controller):
         pods = await self._owned(PODS, job)
         services = await self._owned(SERVICES, job)
         if tc.is_finished(status):
-            await self._clean_finished(run_policy, status, pods)
+            await self._clean_finished(job, run_policy, pods)
             if tc.is_succeeded(status):
                 for counts in status["replicaStatuses"].values():
-                    _add(counts, "succeeded", int(counts.get("active") or 0))
+                    rp.add_count(counts, "succeeded", int(counts.get("active") or 0))
                     counts.pop("active", None)
-            return _ttl_remaining(run_policy, status)
+            return rp.ttl_remaining(run_policy, status)
         if run_policy.get("suspend"):
-            await self._delete_pods_and_services(pods)
+            await self._delete_pods_and_services(job, pods)
             for counts in status["replicaStatuses"].values():
                 counts.pop("active", None)
             message = f"{fw.kind} {name} is suspended."
@@ -210,14 +229,14 @@ class TrainingJobController(Controller):
             )
             status["startTime"] = format_time(when)
 
-        failure = self._limit_exceeded(name, specs, run_policy, status, pods)
+        failure = rp.limit_exceeded(name, specs, run_policy, status, pods)
         if failure is not None:
             status.setdefault("completionTime", format_time(when))
-            await self._delete_pods_and_services(pods)
+            await self._delete_pods_and_services(job, pods)
             tc.update_condition(
                 status, tc.FAILED, "True", tc.reason(fw.kind, tc.REASON_FAILED), failure, when=when
             )
-            return _ttl_remaining(run_policy, status)
+            return rp.ttl_remaining(run_policy, status)
 
         ports = await self._reconcile_services(job, specs, services)
         state = _SyncState(job, specs, status, pods, services, ports, when)
@@ -229,7 +248,7 @@ class TrainingJobController(Controller):
         if tc.is_failed(status):
             status.setdefault("completionTime", format_time(when))
         if tc.is_finished(status):
-            return _ttl_remaining(run_policy, status)
+            return rp.ttl_remaining(run_policy, status)
         deadline = run_policy.get("activeDeadlineSeconds")
         elapsed = seconds_since(status.get("startTime"))
         if deadline is not None and elapsed is not None:
@@ -250,42 +269,6 @@ class TrainingJobController(Controller):
 
     # -- limits -------------------------------------------------------------------------------
 
-    def _limit_exceeded(
-        self,
-        name: str,
-        specs: dict[str, dict[str, Any]],
-        run_policy: dict[str, Any],
-        status: dict[str, Any],
-        pods: list[Object],
-    ) -> str | None:
-        """The failure message when backoffLimit or activeDeadlineSeconds is exceeded, else None."""
-        limit = run_policy.get("backoffLimit")
-        if limit is not None:
-            limit = int(limit)
-            active = sum(1 for p in pods if podutil.is_active(p))
-            failed = sum(1 for p in pods if podutil.phase(p) == podutil.FAILED)
-            total = sum(int(s["replicas"]) for s in specs.values())
-            previous = sum(int(c.get("failed") or 0) for c in status["replicaStatuses"].values())
-            # Upstream's work queue never counts requeues here, so this only fires for backoffLimit 0.
-            new_failure = failed > previous and active != total and limit < 1
-            if new_failure or self._past_backoff_limit(specs, pods, limit):
-                return f"Job {name} has failed because it has reached the specified backoff limit"
-        deadline = run_policy.get("activeDeadlineSeconds")
-        elapsed = seconds_since(status.get("startTime"))
-        if deadline is not None and elapsed is not None and elapsed >= int(deadline):
-            return f"Job {name} has failed because it was active longer than specified deadline"
-        return None
-
-    def _past_backoff_limit(self, specs: dict[str, dict[str, Any]], pods: list[Object], limit: int) -> bool:
-        restarts = 0
-        for rtype, spec in specs.items():
-            if spec["restartPolicy"] not in ("OnFailure", "Always", "ExitCode"):
-                continue
-            for pod in pods:
-                if tr.replica_type_of(pod) == rtype.lower() and podutil.phase(pod) == podutil.RUNNING:
-                    restarts += podutil.restart_count(pod) + tr.restarts_of(pod)
-        return restarts > 0 if limit == 0 else restarts >= limit
-
     # -- services and pods --------------------------------------------------------------------
 
     async def _reconcile_services(
@@ -297,8 +280,6 @@ class TrainingJobController(Controller):
             Lower-case replica type -> port per index.
         """
         fw = self.framework
-        svc_rt = resolve(self.core, SERVICES)
-        namespace = job["metadata"].get("namespace")
         taken = {p for p in (tr.service_port(s, fw) for s in services) if p is not None}
         ports: dict[str, list[int]] = {}
         for rtype, spec in specs.items():
@@ -312,9 +293,7 @@ class TrainingJobController(Controller):
                 )
             for found, service in mine.items():
                 if found is None or found >= replicas:
-                    await delete_ignoring_missing(
-                        self.core, svc_rt, namespace, str(service["metadata"]["name"])
-                    )
+                    await self._delete_service(job, service)
             ports[rtype.lower()] = row
         return ports
 
@@ -328,6 +307,9 @@ class TrainingJobController(Controller):
         service = tr.new_service(job, self.primary, fw, rtype=rtype, index=index, port=port)
         try:
             await self.core.create(svc_rt, namespace, service)
+            self.events.record(
+                job, NORMAL, "SuccessfulCreateService", f"Created service: {service['metadata']['name']}"
+            )
         except ApiError as exc:
             if exc.code != 409:
                 raise
@@ -364,14 +346,15 @@ class TrainingJobController(Controller):
                 continue
             pod = found[0]
             if index >= replicas:
-                await self._delete_pod(pod)
+                await self._delete_pod(state.job, pod)
             policy = spec["restartPolicy"]
             code = podutil.exit_code(pod, fw.container)
+            self._report_exit(state.job, pod, code)
             code = _NO_EXIT_CODE if code is None else code
             if podutil.phase(pod) == podutil.FAILED and (
                 policy in ("OnFailure", "Always") or (policy == "ExitCode" and code >= 128)
             ):
-                await self._restart_replica(pod, state.services)
+                await self._restart_replica(state.job, pod, state.services)
                 message = f"job {name} is restarting because {rtype} replica(s) failed."
                 why = tc.reason(fw.kind, tc.REASON_RESTARTING)
                 tc.update_condition(status, tc.RESTARTING, "True", why, message, when=when)
@@ -380,7 +363,7 @@ class TrainingJobController(Controller):
                 tc.update_condition(
                     status, tc.FAILED, "True", tc.reason(fw.kind, tc.REASON_FAILED), message, when=when
                 )
-            _count(counts, pod)
+            rp.count_pod(counts, pod)
 
     async def _create_pod(self, state: _SyncState, rtype: str, index: int) -> None:
         job, specs = state.job, state.specs
@@ -400,14 +383,30 @@ class TrainingJobController(Controller):
             restarts=restarts,
         )
         self.set_cluster_spec(job, specs, pod, rtype=rtype, index=index, ports=state.ports)
+        if ((specs[rtype].get("template") or {}).get("spec") or {}).get("restartPolicy"):
+            message = "Restart policy in pod template will be overwritten by restart policy in replica spec"
+            self.events.record(job, WARNING, "SetPodTemplateRestartPolicy", message)
         try:
             await self.core.create(resolve(self.core, PODS), job["metadata"].get("namespace"), pod)
+            self.events.record(job, NORMAL, "SuccessfulCreatePod", f"Created pod: {pod['metadata']['name']}")
         except ApiError as exc:
             # A pod of that name appearing since the list is picked up by the next reconcile.
             if exc.code != 409:
                 raise
 
-    async def _restart_replica(self, pod: Object, services: list[Object]) -> None:
+    def _report_exit(self, job: Object, pod: Object, code: int | None) -> None:
+        """The operator's `ExitedWithCode` event, once per terminated pod."""
+        uid = str(pod["metadata"].get("uid") or "")
+        if code is None or not podutil.is_terminal(pod) or uid in self._exits_reported:
+            return
+        self._exits_reported[uid] = None
+        while len(self._exits_reported) > 4096:
+            self._exits_reported.popitem(last=False)
+        meta = pod["metadata"]
+        message = f"Pod: {meta.get('namespace')}.{meta['name']} exited with code {code}"
+        self.events.record(job, NORMAL, "ExitedWithCode", message)
+
+    async def _restart_replica(self, job: Object, pod: Object, services: list[Object]) -> None:
         """Deletes a failed pod to be recreated, recording the recreation on the replica's Service."""
         name = str(pod["metadata"]["name"])
         namespace = pod["metadata"].get("namespace")
@@ -422,34 +421,36 @@ class TrainingJobController(Controller):
             except ApiError as exc:
                 if exc.code != 404:
                     raise
-        await self._delete_pod(pod)
+        await self._delete_pod(job, pod)
 
-    async def _delete_pod(self, pod: Object) -> None:
+    async def _delete_pod(self, job: Object, pod: Object) -> None:
         if is_deleting(pod):
             return
         meta = pod["metadata"]
-        await delete_ignoring_missing(
-            self.core, resolve(self.core, PODS), meta.get("namespace"), str(meta["name"])
-        )
+        pods_rt = resolve(self.core, PODS)
+        if await delete_ignoring_missing(self.core, pods_rt, meta.get("namespace"), str(meta["name"])):
+            self.events.record(job, NORMAL, "SuccessfulDeletePod", f"Deleted pod: {meta['name']}")
 
-    async def _delete_pods_and_services(self, pods: list[Object]) -> None:
-        """`DeletePodsAndServices` before the job finished: every pod and its same-named Service."""
+    async def _delete_service(self, job: Object, service: Object) -> None:
+        meta = service["metadata"]
         svc_rt = resolve(self.core, SERVICES)
-        for pod in pods:
-            await self._delete_pod(pod)
-            meta = pod["metadata"]
-            await delete_ignoring_missing(self.core, svc_rt, meta.get("namespace"), str(meta["name"]))
+        if await delete_ignoring_missing(self.core, svc_rt, meta.get("namespace"), str(meta["name"])):
+            self.events.record(job, NORMAL, "SuccessfulDeleteService", f"Deleted service: {meta['name']}")
 
-    async def _clean_finished(
-        self, run_policy: dict[str, Any], status: dict[str, Any], pods: list[Object]
-    ) -> None:
+    async def _delete_pods_and_services(self, job: Object, pods: list[Object]) -> None:
+        """`DeletePodsAndServices`: each pod and its same-named Service (the names are equal)."""
+        for pod in pods:
+            await self._delete_pod(job, pod)
+            await self._delete_service(job, pod)
+
+    async def _clean_finished(self, job: Object, run_policy: dict[str, Any], pods: list[Object]) -> None:
         """`cleanPodPolicy` once finished: None keeps all, Running deletes Running/Pending, All deletes all."""
         policy = run_policy.get("cleanPodPolicy") or "None"
         if policy == "None":
             return
         if policy == "Running":
             pods = [p for p in pods if podutil.phase(p) in (podutil.RUNNING, podutil.PENDING)]
-        await self._delete_pods_and_services(pods)
+        await self._delete_pods_and_services(job, pods)
 
 
 @dataclass
@@ -463,30 +464,3 @@ class _SyncState:
     services: list[Object]
     ports: dict[str, list[int]]
     when: dt.datetime
-
-
-def _count(counts: dict[str, Any], pod: Object) -> None:
-    """`UpdateJobReplicaStatuses`; zero counts are omitted as the operator's JSON does."""
-    phase = podutil.phase(pod)
-    if phase == podutil.RUNNING:
-        _add(counts, "failed" if is_deleting(pod) else "active", 1)
-    elif phase == podutil.SUCCEEDED:
-        _add(counts, "succeeded", 1)
-    elif phase == podutil.FAILED:
-        _add(counts, "failed", 1)
-
-
-def _add(counts: dict[str, Any], field: str, amount: int) -> None:
-    total = int(counts.get(field) or 0) + amount
-    if total:
-        counts[field] = total
-    else:
-        counts.pop(field, None)
-
-
-def _ttl_remaining(run_policy: dict[str, Any], status: dict[str, Any]) -> float | None:
-    ttl = run_policy.get("ttlSecondsAfterFinished")
-    finished = parse_time(status.get("completionTime"))
-    if ttl is None or finished is None or run_policy.get("suspend"):
-        return None
-    return (finished - dt.datetime.now(dt.UTC)).total_seconds() + int(ttl)
