@@ -11,6 +11,7 @@ import pytest
 from kaptain.cluster.apiserver.core import Core
 from kaptain.cluster.images.store import ImageStore
 from kaptain.cluster.kubelet import Kubelet
+from tests.cluster.kubelet.helpers import processes_with_marker, wait_pids_gone
 
 
 @dataclass
@@ -42,3 +43,5 @@ async def node(core: Core, tmp_path: Path) -> AsyncIterator[Node]:
         yield Node(core, kubelet, data_dir, images)
     finally:
         await kubelet.stop()
+    # Whatever a test did, no container process may outlive the kubelet.
+    assert wait_pids_gone(processes_with_marker(kubelet.process_marker)) == []
