@@ -3,12 +3,16 @@
 `ClusterServer` opens the core from the data dir, serves the Kubernetes API and the registry on
 `https://127.0.0.1:PORT`, writes the client files (kubeconfig, cluster.json, Docker config) and
 runs the cluster's components (kubelet, controllers). `serve_forever` is `kaptain cluster serve`.
+
+Unless told otherwise, both run the full cluster: the components of `kaptain.cluster.parts`
+(`default_parts`). `ClusterServer(data_dir, parts=None)` runs the API server and the registry alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import fcntl
 import logging
 import os
@@ -18,7 +22,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Final, Literal
 
 from aiohttp import web
 
@@ -85,6 +89,24 @@ class ClusterParts:
 PartsFactory = Callable[[ClusterContext], ClusterParts]
 
 
+class _Default(enum.Enum):
+    PARTS = "default parts"
+
+
+DEFAULT_PARTS: Final = _Default.PARTS
+"""The `parts` argument meaning `kaptain.cluster.parts.default_parts` (kubelet and controllers)."""
+PartsChoice = PartsFactory | None | Literal[_Default.PARTS]
+
+
+def _factory(parts: PartsChoice) -> PartsFactory | None:
+    if parts is DEFAULT_PARTS:
+        # Imported here: the parts module builds on this one (ClusterContext, ClusterParts).
+        from kaptain.cluster.parts import default_parts
+
+        return default_parts
+    return parts
+
+
 @dataclass
 class _Running:
     core: Core
@@ -101,14 +123,17 @@ class ClusterServer:
         data_dir: The state directory (created if missing).
         port: The HTTPS port; `None` or 0 picks the port of the previous run if free, else any
             free port.
-        parts: Builds the kubelet, controllers, ... once the server's address is known; `None`
-            runs the API server and registry only.
+        parts: Builds the kubelet, controllers, ... once the server's address is known; by default
+            `kaptain.cluster.parts.default_parts` (the full cluster); `None` runs the API server
+            and registry only.
     """
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, parts: PartsFactory | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, port: int | None = None, parts: PartsChoice = DEFAULT_PARTS
+    ) -> None:
         self.data_dir = data_dir
         self._port = port or None
-        self._parts = parts
+        self._parts = _factory(parts)
         self._running: _Running | None = None
         self._lock: IO[bytes] | None = None
 
@@ -315,13 +340,14 @@ def default_data_dir() -> Path:
     return Path(home).expanduser() if home else Path.home() / ".kaptain"
 
 
-def serve_forever(*, data_dir: str | None, port: int | None, parts: PartsFactory | None = None) -> int:
+def serve_forever(*, data_dir: str | None, port: int | None, parts: PartsChoice = DEFAULT_PARTS) -> int:
     """Runs the embedded cluster in the foreground until SIGINT or SIGTERM (`kaptain cluster serve`).
 
     Args:
         data_dir: The state directory; `None` for `default_data_dir()`.
         port: The HTTPS port; `None` for the previous run's port if free, else any free port.
-        parts: Builds the components to run besides the API server and registry.
+        parts: Builds the components to run besides the API server and registry; by default the
+            kubelet and the controllers (`kaptain.cluster.parts.default_parts`).
 
     Returns:
         The exit status: 0 after a clean stop, 1 when the cluster could not start.
