@@ -56,39 +56,47 @@ class KubectlResult:
 
 @dataclass
 class BackgroundKubectl:
-    """A kubectl that keeps running (a watch, a followed log); its output is collected as it comes."""
+    """A kubectl that keeps running (a watch, a followed log); its output is collected as it comes.
+
+    Run it with `-v=6` to see its requests on stderr: waiting for the line of its `watch=true`
+    request tells a test that the watch is established.
+    """
 
     process: asyncio.subprocess.Process
     lines: list[str] = field(default_factory=list)
-    _reader: asyncio.Task[None] | None = None
+    err_lines: list[str] = field(default_factory=list)
+    _readers: list[asyncio.Task[None]] = field(default_factory=list)
 
     def start_reading(self) -> None:
-        self._reader = asyncio.create_task(self._read())
+        assert self.process.stdout is not None and self.process.stderr is not None
+        self._readers = [
+            asyncio.create_task(_collect(self.process.stdout, self.lines)),
+            asyncio.create_task(_collect(self.process.stderr, self.err_lines)),
+        ]
 
-    async def _read(self) -> None:
-        assert self.process.stdout is not None
-        while True:
-            line = await self.process.stdout.readline()
-            if not line:
-                return
-            self.lines.append(line.decode().rstrip("\n"))
+    async def wait_for_line(self, predicate: Any, *, within: float = 20.0, stderr: bool = False) -> str:
+        """Waits until an output line (of stderr with `stderr=True`) satisfies `predicate`.
 
-    async def wait_for_line(self, predicate: Any, *, within: float = 20.0) -> str:
-        """Waits until an output line satisfies `predicate` (a callable or a substring)."""
+        Args:
+            predicate: A callable on the line, or a substring.
+            within: Seconds before the test fails.
+            stderr: Look at stderr instead of stdout.
+        """
         test = predicate if callable(predicate) else (lambda line: predicate in line)
+        lines = self.err_lines if stderr else self.lines
         deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            for line in self.lines:
+        while True:
+            finished = self.process.returncode is not None and all(r.done() for r in self._readers)
+            # Checked after `finished` is taken, so a last line read just before the exit is seen.
+            for line in lines:
                 if test(line):
                     return line
-            if self.process.returncode is not None and (self._reader is None or self._reader.done()):
+            if finished or time.monotonic() >= deadline:
                 break
             await asyncio.sleep(0.05)
-        stderr = b""
-        if self.process.returncode is not None and self.process.stderr is not None:
-            stderr = await self.process.stderr.read()
         raise AssertionError(
-            f"no matching line within {within}s; got {self.lines!r}; stderr {stderr.decode()!r}"
+            f"no matching line within {within}s; exit {self.process.returncode}; "
+            f"stdout {self.lines!r}; stderr {self.err_lines[-20:]!r}"
         )
 
     async def stop(self) -> None:
@@ -100,9 +108,17 @@ class BackgroundKubectl:
             except TimeoutError:
                 self.process.kill()
                 await self.process.wait()
-        if self._reader is not None:
+        for reader in self._readers:
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self._reader, 5)
+                await asyncio.wait_for(reader, 5)
+
+
+async def _collect(stream: asyncio.StreamReader, into: list[str]) -> None:
+    while True:
+        line = await stream.readline()
+        if not line:
+            return
+        into.append(line.decode().rstrip("\n"))
 
 
 @dataclass(frozen=True)
