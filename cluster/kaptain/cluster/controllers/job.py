@@ -30,6 +30,7 @@ from typing import Any
 
 from kaptain.cluster.apiserver.errors import ApiError
 from kaptain.cluster.apiserver.interface import ApiCore, Object
+from kaptain.cluster.apiserver.selectors import label_selector_from_spec
 from kaptain.cluster.controllers import job_status as js
 from kaptain.cluster.controllers import pods as podutil
 from kaptain.cluster.controllers.base import (
@@ -54,7 +55,6 @@ from kaptain.cluster.controllers.objects import (
     now,
     parse_time,
     seconds_since,
-    selector_string,
     uid_of,
 )
 
@@ -133,13 +133,11 @@ class JobController(Controller):
     # -- the sync ------------------------------------------------------------------------
 
     async def _pods_of(self, job: Object) -> list[Object]:
-        spec = job.get("spec") or {}
-        try:
-            selector = selector_string(spec.get("selector"))
-        except ValueError:
-            selector = None
+        selector = label_selector_from_spec((job.get("spec") or {}).get("selector"))
+        if selector.nothing:
+            return []
         items, _ = await self.core.list(
-            resolve(self.core, PODS), job["metadata"].get("namespace"), label_selector=selector
+            resolve(self.core, PODS), job["metadata"].get("namespace"), label_selector=str(selector) or None
         )
         uid = uid_of(job)
         return [p for p in items if is_controlled_by(p, uid)]

@@ -145,34 +145,3 @@ def seconds_since(text: str | None, reference: dt.datetime | None = None) -> flo
 def format_selector(labels: dict[str, str]) -> str:
     """A label selector string matching all `labels`, keys sorted as `metav1.FormatLabelSelector`."""
     return ",".join(f"{key}={labels[key]}" for key in sorted(labels))
-
-
-def selector_string(selector: dict[str, Any] | None) -> str | None:
-    """Converts a `LabelSelector` object (matchLabels, matchExpressions) to a selector string.
-
-    Args:
-        selector: The selector object; None or empty selects everything.
-
-    Returns:
-        The selector string, or None when it selects everything.
-
-    Raises:
-        ValueError: An unknown operator.
-    """
-    if not selector:
-        return None
-    parts = [f"{key}={value}" for key, value in sorted((selector.get("matchLabels") or {}).items())]
-    for expr in selector.get("matchExpressions") or []:
-        key, op = str(expr.get("key", "")), str(expr.get("operator", ""))
-        values = ",".join(sorted(str(v) for v in expr.get("values") or []))
-        if op == "In":
-            parts.append(f"{key} in ({values})")
-        elif op == "NotIn":
-            parts.append(f"{key} notin ({values})")
-        elif op == "Exists":
-            parts.append(key)
-        elif op == "DoesNotExist":
-            parts.append(f"!{key}")
-        else:
-            raise ValueError(f"{op!r} is not a valid label selector operator")
-    return ",".join(parts) or None
