@@ -151,7 +151,7 @@ def test_kaniko_pod_contract(builder: BuilderEnv, context: Path, tmp_path: Path)
     env = {
         k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DOCKER_CONFIG", "KAPTAIN_DATA_DIR")
     }
-    env |= kaniko.env | {"KAPTAIN_CONTAINER_ROOT": str(root)}
+    env |= kaniko.env | {"KAPTAIN_ROOTFS": str(root)}
     destination = f"{builder.registry.host}/kaptain/mnist:pod"
     result = subprocess.run(
         [

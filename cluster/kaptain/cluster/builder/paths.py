@@ -2,7 +2,7 @@
 
 Kaniko's arguments and environment name container paths (`/kaniko/.docker/config.json`,
 `/workspace`, `/dev/termination-log`, mounted secrets). On the embedded cluster the kubelet runs
-the builder as a local process and sets `KAPTAIN_CONTAINER_ROOT` to the host directory that is the
+the builder as a local process and sets `KAPTAIN_ROOTFS` to the host directory that is the
 container's root (where its volumes are mounted); absolute paths are looked up there first.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-ROOT_ENV = "KAPTAIN_CONTAINER_ROOT"
+ROOT_ENV = "KAPTAIN_ROOTFS"
 DATA_DIR_ENV = "KAPTAIN_DATA_DIR"
 
 
