@@ -354,7 +354,9 @@ class TrainingJobController(Controller):
             if podutil.phase(pod) == podutil.FAILED and (
                 policy in ("OnFailure", "Always") or (policy == "ExitCode" and code >= 128)
             ):
-                await self._restart_replica(state.job, pod, state.services)
+                # A pod already being deleted (graceful deletion) was restarted by an earlier reconcile.
+                if not is_deleting(pod):
+                    await self._restart_replica(state.job, pod, state.services)
                 message = f"job {name} is restarting because {rtype} replica(s) failed."
                 why = tc.reason(fw.kind, tc.REASON_RESTARTING)
                 tc.update_condition(status, tc.RESTARTING, "True", why, message, when=when)
