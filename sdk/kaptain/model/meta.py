@@ -2,14 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from kaptain.model.frameworks import ModelFramework
 from kaptain.model.states import ModelState
 
-__all__ = ["ModelMeta"]
+__all__ = ["FrozenMapping", "ModelMeta"]
+
+_V = TypeVar("_V")
+
+
+class FrozenMapping(Mapping[str, _V]):
+    """A read-only dict for snapshots.
+
+    Unlike :class:`types.MappingProxyType` it can be copied, deep-copied and pickled, so
+    ``dataclasses.asdict`` and multiprocessing work on a :class:`ModelMeta`.
+
+    Args:
+        items: The entries (copied, shallowly).
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, _V]) -> None:
+        self._items = dict(items)
+
+    def __getitem__(self, key: str) -> _V:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items.items()))
+
+    def __reduce__(self) -> tuple[type[FrozenMapping[_V]], tuple[dict[str, _V]]]:
+        return (type(self), (self._items,))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._items!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,9 +53,10 @@ class ModelMeta:
     """A snapshot of a model's properties at the time :meth:`kaptain.model.models.Model.meta` ran.
 
     Every field is a copy: later changes to the model (a new revision, new hyperparameters) do
-    not show here, and the snapshot cannot be changed. Lists are tuples and dicts are read-only
-    mappings. Of the model's configuration only the non-secret parts are kept (base directory,
-    storage URI and registry URL); credentials stay with the :class:`~kaptain.config.Config`.
+    not show here, and the snapshot cannot be changed. Lists are tuples and dicts are
+    :class:`FrozenMapping` instances. Of the model's configuration only the non-secret parts are
+    kept (base directory, storage URI and registry URL); credentials stay with the
+    :class:`~kaptain.config.Config`.
 
     Attributes:
         id: The model id, e.g. ``"dev/mnist"``.

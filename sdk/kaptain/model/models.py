@@ -6,13 +6,12 @@ import copy
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
 from typing import Any
 
 from kaptain.config import Config
 from kaptain.exceptions import InvalidModelProperty
 from kaptain.model.frameworks import ModelFramework
-from kaptain.model.meta import ModelMeta
+from kaptain.model.meta import FrozenMapping, ModelMeta
 from kaptain.model.resources import Resources
 from kaptain.model.states import ModelState
 from kaptain.model.validation import (
@@ -342,18 +341,14 @@ class Model:
             extra_files=tuple(self._extra_files),
             requirements=self._requirements,
             labels=None if self._labels is None else tuple(self._labels),
-            serving_config=None
-            if self._serving_config is None
-            else MappingProxyType(dict(self._serving_config)),
+            serving_config=None if self._serving_config is None else FrozenMapping(self._serving_config),
             revision=self._revision,
             state=self._state,
             hyperparameters=_frozen(self._hyperparameters),
             metrics=(
                 None
                 if self._metrics is None
-                else MappingProxyType(
-                    {key: MappingProxyType(dict(value)) for key, value in self._metrics.items()}
-                )
+                else FrozenMapping({key: FrozenMapping(value) for key, value in self._metrics.items()})
             ),
             base_dir=self._config.base_dir,
             base_model_storage_uri=self._config.base_model_storage_uri,
@@ -368,4 +363,4 @@ class Model:
 
 
 def _frozen(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    return None if value is None else MappingProxyType(copy.deepcopy(dict(value)))
+    return None if value is None else FrozenMapping(copy.deepcopy(dict(value)))

@@ -73,7 +73,8 @@ def quantity_string(value: QuantityInput, *, field: str = "quantity") -> str:
         A string Kubernetes accepts as a quantity.
 
     Raises:
-        ValueError: ``value`` is not a quantity, is a bool, or is a non-finite number.
+        ValueError: ``value`` is not a quantity, is a bool, is a non-finite number, or is a
+            number too large or too finely divided to write as a quantity.
     """
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(
@@ -87,6 +88,8 @@ def quantity_string(value: QuantityInput, *, field: str = "quantity") -> str:
         text = str(value)
     else:
         text = value.strip()
+    if not isinstance(value, str) and len(text) > _MAX_LENGTH:
+        raise ValueError(f"{field} is out of range for a Kubernetes quantity (got {value!r})")
     parse_quantity(text, field=field)
     return text
 

@@ -304,15 +304,16 @@ def _endpoint(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError(f"s3_endpoint must be a string (got {type(value).__name__})")
     text = value.strip().rstrip("/")
+    if "@" in text:
+        # Userinfo in the URL is a credential, so the URL must not be echoed. Checking the raw text
+        # (not the parsed URL) also catches passwords whose '/' or '?' would confuse the parser.
+        raise ValueError("s3_endpoint must not contain credentials ('user:password@'); give them as the keys")
     try:
         parts = urlsplit(text)
     except ValueError:
         parts = None
     if parts is None:
         raise ValueError("s3_endpoint is not a valid URL")
-    if parts.username is not None or parts.password is not None:
-        # The URL itself holds a credential here, so it must not be echoed.
-        raise ValueError("s3_endpoint must not contain credentials; give them as the access and secret keys")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
             f"s3_endpoint must be a full http:// or https:// URL, e.g. 'http://minio:9000' (got {value!r})"
