@@ -199,6 +199,11 @@ def _storage_uri(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError(f"base_model_storage_uri must be a string (got {type(value).__name__})")
     text = value.strip().rstrip("/")
+    if "@" in text:
+        # 'user:password@' would be a credential, so the URI must not be echoed.
+        raise ValueError(
+            "base_model_storage_uri must not contain credentials ('@'); use the storage provider"
+        )
     parts = urlsplit(text)
     if parts.scheme == "s3":
         if _BUCKET.fullmatch(parts.netloc) is None:

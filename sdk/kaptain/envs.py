@@ -96,6 +96,11 @@ def _memory(name: str, default: str) -> str:
 class _M(types.ModuleType):
     """The ``kaptain.envs`` module: settings that the user may change at any time."""
 
+    def __dir__(self) -> list[str]:
+        # Notebooks complete from dir(); the settings live on the class, not in the module dict.
+        settings = {name for name, value in vars(_M).items() if isinstance(value, property)}
+        return sorted(set(super().__dir__()) | settings)
+
     @property
     def VERBOSE(self) -> bool:
         """Stream pod logs and events of workloads (``KAPTAIN_SDK_VERBOSE``), unless a call says otherwise."""

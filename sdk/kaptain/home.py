@@ -46,12 +46,26 @@ def data_dir() -> Path:
 
 
 def cluster_file(home: Path | None = None) -> Path:
-    """The path of ``cluster.json`` in the given data dir (default: :func:`data_dir`)."""
+    """The path of ``cluster.json`` (it may not exist).
+
+    Args:
+        home: The data dir (default: :func:`data_dir`).
+
+    Returns:
+        ``<home>/cluster.json``.
+    """
     return (home if home is not None else data_dir()) / CLUSTER_FILE_NAME
 
 
 def storage_dir(home: Path | None = None) -> Path:
-    """The directory holding the embedded default's model storage (``<data dir>/storage``)."""
+    """The directory holding the embedded default's storage (it may not exist).
+
+    Args:
+        home: The data dir (default: :func:`data_dir`).
+
+    Returns:
+        ``<home>/storage``; models go to its ``models`` subdirectory.
+    """
     return (home if home is not None else data_dir()) / "storage"
 
 

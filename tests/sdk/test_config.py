@@ -118,6 +118,14 @@ def test_invalid_arguments_name_field_and_rule(
         Config(**arguments)  # type: ignore[arg-type]
 
 
+def test_storage_uri_with_credentials_is_refused_without_echo(
+    docker: DockerConfigurationProvider, s3: S3ConfigurationProvider, model_dir: Path
+) -> None:
+    with pytest.raises(ValueError, match="must not contain credentials") as info:
+        Config(docker, s3, base_model_storage_uri="s3://key:hidden-storage-pw@bucket/models")
+    assert "hidden-storage-pw" not in str(info.value)
+
+
 def test_default_without_embedded_cluster(home: Path, model_dir: Path) -> None:
     config = Config.default()
     assert isinstance(config.storage_config_provider, LocalStorageConfigurationProvider)

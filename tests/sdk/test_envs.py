@@ -161,6 +161,10 @@ def test_assignment_is_seen_by_child_processes() -> None:
     assert out.stdout.split() == ["True", "2Gi"]
 
 
+def test_settings_are_listed_by_dir() -> None:
+    assert {"VERBOSE", "KAPTAIN_SDK_FORCE_CLEANUP", "DOCKER_BUILDER_MEM_REQUEST"} <= set(dir(envs))
+
+
 def test_module_identity_is_kept() -> None:
     import kaptain.envs as by_path
 

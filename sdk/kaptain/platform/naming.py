@@ -64,7 +64,15 @@ def sanitize_string(value: str) -> str:
 
 
 def is_dns1035_label(value: str) -> bool:
-    """Whether ``value`` is a DNS-1035 label (the rule for Service and most workload names)."""
+    """Whether a name is a DNS-1035 label (the rule for Service and most workload names).
+
+    Args:
+        value: The name to test.
+
+    Returns:
+        True for 1-63 lowercase letters, digits and ``-``, starting with a letter and not ending
+        with ``-``.
+    """
     return len(value) <= DNS1035_MAX_LENGTH and _DNS1035.fullmatch(value) is not None
 
 
@@ -150,8 +158,8 @@ def kubernetes_name(model_name: str, kind: str, revision: str) -> str:
         A DNS-1035 label such as ``"mnist-pytorchjob-1a2b3c4d"``.
 
     Raises:
-        ValueError: The name yields no fragment, ``kind`` is not a lowercase word, or
-            ``revision`` is not hex.
+        ValueError: The name yields no fragment, ``kind`` is not a lowercase word,
+            ``revision`` is not hex, or the result would exceed 63 characters.
     """
     if re.fullmatch(r"[a-z][a-z0-9]*", kind) is None:
         raise ValueError(f"kind must be a lowercase word such as 'pytorchjob' (got {kind!r})")
