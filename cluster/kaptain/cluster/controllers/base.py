@@ -6,7 +6,8 @@ A `Controller` watches its primary kind and the kinds it creates (pods, services
 state from the API core, acts, and returns how long until it must run again (TTLs, deadlines) or
 None. Exceptions, including 409 Conflicts from writes with a stale resourceVersion, put the key back
 with an exponential backoff. Status is written through the `status` subresource and only when it
-changed, so a controller never wakes itself up with its own no-op writes.
+changed, so a controller never wakes itself up with its own no-op writes. `self.events` records
+core/v1 Events (best effort, in the background).
 
 To write a new controller: subclass `Controller`, pass the primary and owned resource types to
 `__init__`, implement `reconcile`. Read state with `self.core` in `reconcile` rather than from the

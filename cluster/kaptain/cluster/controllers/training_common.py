@@ -267,8 +267,6 @@ class TrainingJobController(Controller):
         uid = uid_of(job)
         return [obj for obj in items if is_controlled_by(obj, uid)]
 
-    # -- limits -------------------------------------------------------------------------------
-
     # -- services and pods --------------------------------------------------------------------
 
     async def _reconcile_services(
