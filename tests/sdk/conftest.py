@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,13 +41,23 @@ SDK_ENV_VARS = (
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """No SDK variable set, HOME and KAPTAIN_HOME in fresh temporary directories."""
+    """No SDK variable set, HOME and KAPTAIN_HOME in fresh temporary directories.
+
+    The SDK itself writes variables (``envs.VERBOSE = True``); monkeypatch only restores what it
+    changed, so every SDK variable is put back (or removed) explicitly afterwards.
+    """
+    saved = {name: os.environ.get(name) for name in SDK_ENV_VARS}
     for name in SDK_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("KAPTAIN_HOME", str(home / ".kaptain"))
     yield home
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture
