@@ -57,6 +57,36 @@ def write_project(directory: Path, *, trainer: str = TRAINER) -> Path:
     return directory
 
 
+def default_model(
+    project: Path, *, model_id: str, image_name: str = "kaptain/e2e:v1", **config: object
+) -> Model:
+    """A model on the default configuration (the embedded cluster of ``$KAPTAIN_HOME``).
+
+    Args:
+        project: The model's files.
+        model_id: Its id.
+        image_name: Its image.
+        config: `Config` attributes to change (``storage_config_provider``, ...).
+    """
+    settings = Config.default()
+    settings.base_dir = str(project)
+    for name, value in config.items():
+        setattr(settings, name, value)
+    return Model(
+        id=model_id,
+        name="MNIST",
+        description="digits",
+        version="0.0.1",
+        framework="pytorch",
+        framework_version="2.13.0",
+        main_file="trainer.py",
+        image_name=image_name,
+        base_image="python:3.11",
+        extra_files=["helpers.py", "data"],
+        config=settings,
+    )
+
+
 def make_model(
     project: Path,
     *,
@@ -67,6 +97,7 @@ def make_model(
     storage_provider: ConfigurationProvider | None = None,
     model_id: str = "dev/mnist",
     framework: str = "pytorch",
+    image_name: str = "kaptain/mnist",
 ) -> Model:
     config = Config(
         docker_config_provider=DockerConfigurationProvider(docker_config),
@@ -86,7 +117,7 @@ def make_model(
         framework=framework,
         framework_version="2.13.0",
         main_file="trainer.py",
-        image_name="kaptain/mnist",
+        image_name=image_name,
         base_image="python:3.11",
         extra_files=["helpers.py", "data"],
         config=config,
