@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,8 @@ from kaptain.cluster.apiserver.wire import Rendering, dumps, status_response
 
 Object = dict[str, Any]
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+# Encoded events a watch may hold while its client is slow to read.
+_MAX_PENDING = 1000
 
 
 @dataclass(frozen=True)
@@ -61,18 +63,21 @@ class WatchRequest:
     include_object: str
 
 
-async def serve_watch(request: web.Request, core: ApiCore, watch: WatchRequest) -> web.StreamResponse:
+async def serve_watch(
+    request: web.Request, core: ApiCore, watch: WatchRequest, encodings: EventEncodings
+) -> web.StreamResponse:
     """Serves a watch until it times out, the core ends it or the client goes away.
 
     Args:
         request: The HTTP request.
         core: The API core.
         watch: What to watch.
+        encodings: The server's shared event encodings.
 
     Returns:
         The (already finished) streaming response, or a `Status` response for an invalid request.
     """
-    events = _events(core, watch)
+    events = _initial_then_changes(core, watch) if watch.send_initial_events else _changes(core, watch, None)
     # Run the watch up to its first wait before answering: that subscribes it (so nothing the
     # client writes after seeing the response headers can be missed) and surfaces request errors.
     first: asyncio.Future[WatchEvent] = asyncio.ensure_future(anext(events))
@@ -80,76 +85,191 @@ async def serve_watch(request: web.Request, core: ApiCore, watch: WatchRequest) 
     if first.done() and not first.cancelled():
         exc = first.exception()
         if isinstance(exc, ApiError) and exc.code != 410:
-            await events.aclose()
+            await _aclose(events)
             return status_response(exc)
     response = web.StreamResponse(
         status=200, headers={"Content-Type": "application/json", "Cache-Control": "no-cache"}
     )
     response.enable_chunked_encoding()
+    outbox = _Outbox(_MAX_PENDING)
+    pump = asyncio.create_task(_pump(first, events, _Encoder(watch, encodings), outbox))
     try:
         await response.prepare(request)
-        encoder = _Encoder(watch)
-        try:
-            await response.write(encoder.encode(await first))
-            async for event in events:
-                await response.write(encoder.encode(event))
-        except StopAsyncIteration:
-            pass
-        except ApiError as err:
-            await response.write(dumps({"type": "ERROR", "object": err.status()}) + b"\n")
+        while (data := await outbox.take()) is not None:
+            await response.write(data)
         await response.write_eof()
     except ConnectionResetError:
         # The client went away; the finally block releases the watch.
         pass
     finally:
+        pump.cancel()
         if not first.done():
             first.cancel()
         with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, ApiError):
+            await pump
+        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, ApiError):
             await first
-        await events.aclose()
+        await _aclose(events)
     return response
 
 
-async def _events(core: ApiCore, watch: WatchRequest) -> AsyncGenerator[WatchEvent, None]:
-    resource_version = watch.resource_version
-    if watch.send_initial_events:
-        items, resource_version = await core.list(
-            watch.rt,
-            watch.namespace,
-            label_selector=watch.label_selector,
-            field_selector=watch.field_selector,
-        )
-        for item in items:
-            yield {"type": "ADDED", "object": item}
-        end: Object = {
-            "kind": watch.rt.kind,
-            "apiVersion": watch.rt.api_version,
-            "metadata": {"resourceVersion": resource_version, "annotations": {INITIAL_EVENTS_END: "true"}},
-        }
-        yield {"type": "BOOKMARK", "object": end}
-    stream = core.watch(
+async def _pump(
+    first: asyncio.Future[WatchEvent],
+    events: AsyncIterator[WatchEvent],
+    encoder: _Encoder,
+    outbox: _Outbox,
+) -> None:
+    """Moves encoded events from the core's watch into the outbox until the watch ends."""
+    error: BaseException | None = None
+    try:
+        outbox.put(encoder.encode(await first))
+        async for event in events:
+            outbox.put(encoder.encode(event))
+            await outbox.room()
+    except StopAsyncIteration:
+        pass
+    except ApiError as err:
+        outbox.put(dumps({"type": "ERROR", "object": err.status()}) + b"\n")
+    except Exception as exc:
+        error = exc
+    finally:
+        outbox.close(error)
+
+
+class _Outbox:
+    """Encoded events waiting to be written, written together when several are ready.
+
+    The pump adds events as the core yields them; the writer takes everything queued at once.
+    Under load a watcher's events pile up between two writes and go out in one chunk, one TLS
+    record and one system call, instead of one each per event. A writer stuck on a slow client
+    makes the pump wait once `limit` events are queued, so the core's own bound on undelivered
+    events (which ends a watch that fell behind with 410) still applies.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._chunks: list[bytes] = []
+        self._limit = limit
+        self._ready = asyncio.Event()
+        self._has_room = asyncio.Event()
+        self._has_room.set()
+        self._closed = False
+        self._error: BaseException | None = None
+
+    def put(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._ready.set()
+        if len(self._chunks) >= self._limit:
+            self._has_room.clear()
+
+    async def room(self) -> None:
+        await self._has_room.wait()
+
+    def close(self, error: BaseException | None) -> None:
+        self._closed = True
+        self._error = error
+        self._ready.set()
+
+    async def take(self) -> bytes | None:
+        """Everything queued, joined; `None` once the watch has ended and all was taken."""
+        while not self._chunks:
+            if self._closed:
+                if self._error is not None:
+                    raise self._error
+                return None
+            self._ready.clear()
+            await self._ready.wait()
+        data = b"".join(self._chunks)
+        self._chunks.clear()
+        self._has_room.set()
+        return data
+
+
+def _changes(core: ApiCore, watch: WatchRequest, resource_version: str | None) -> AsyncIterator[WatchEvent]:
+    return core.watch(
         watch.rt,
         watch.namespace,
-        resource_version=resource_version,
+        resource_version=resource_version if watch.send_initial_events else watch.resource_version,
         label_selector=watch.label_selector,
         field_selector=watch.field_selector,
         allow_bookmarks=watch.allow_bookmarks,
         timeout_seconds=watch.timeout_seconds,
     )
+
+
+async def _initial_then_changes(core: ApiCore, watch: WatchRequest) -> AsyncGenerator[WatchEvent, None]:
+    items, resource_version = await core.list(
+        watch.rt, watch.namespace, label_selector=watch.label_selector, field_selector=watch.field_selector
+    )
+    for item in items:
+        yield {"type": "ADDED", "object": item}
+    end: Object = {
+        "kind": watch.rt.kind,
+        "apiVersion": watch.rt.api_version,
+        "metadata": {"resourceVersion": resource_version, "annotations": {INITIAL_EVENTS_END: "true"}},
+    }
+    yield {"type": "BOOKMARK", "object": end}
+    stream = _changes(core, watch, resource_version)
     try:
         async for event in stream:
             yield event
     finally:
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await _aclose(stream)
+
+
+async def _aclose(events: AsyncIterator[WatchEvent]) -> None:
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+class EventEncodings:
+    """Encoded plain watch events, shared by all the watches of a server.
+
+    With many watchers of one resource, every change is sent to each of them; the event is the
+    same bytes for all (the object at one resourceVersion, in one apiVersion), so it is encoded
+    once. Keys are (type, apiVersion, uid, resourceVersion): a resourceVersion names one write
+    cluster-wide, so equal keys mean equal objects. The cache keeps the latest `size` events.
+
+    Args:
+        size: How many encoded events to keep.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._cache: dict[tuple[str, str, str, str], bytes] = {}
+
+    def encode(self, event: WatchEvent) -> bytes:
+        """Returns the newline-terminated JSON of a plain watch event.
+
+        Args:
+            event: The event.
+
+        Returns:
+            The encoded event.
+        """
+        obj = event["object"]
+        meta = obj.get("metadata")
+        uid = meta.get("uid") if isinstance(meta, dict) else None
+        rv = meta.get("resourceVersion") if isinstance(meta, dict) else None
+        if not isinstance(uid, str) or not isinstance(rv, str) or event["type"] in ("BOOKMARK", "ERROR"):
+            return dumps({"type": event["type"], "object": obj}) + b"\n"
+        key = (event["type"], str(obj.get("apiVersion", "")), uid, rv)
+        data = self._cache.get(key)
+        if data is None:
+            data = dumps({"type": event["type"], "object": obj}) + b"\n"
+            if len(self._cache) >= self._size:
+                # Dicts keep insertion order: this drops the oldest entry.
+                del self._cache[next(iter(self._cache))]
+            self._cache[key] = data
+        return data
 
 
 class _Encoder:
     """Renders events in the form the client asked for."""
 
-    def __init__(self, watch: WatchRequest) -> None:
+    def __init__(self, watch: WatchRequest, shared: EventEncodings) -> None:
         self._watch = watch
+        self._shared = shared
         self._columns_sent = False
 
     def encode(self, event: WatchEvent) -> bytes:
@@ -168,4 +288,5 @@ class _Encoder:
                 self._columns_sent = True
             else:
                 obj = partial_metadata(obj, self._watch.rendering.api_version)
-        return dumps({"type": kind, "object": obj}) + b"\n"
+            return dumps({"type": kind, "object": obj}) + b"\n"
+        return self._shared.encode(event)
