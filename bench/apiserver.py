@@ -12,7 +12,8 @@ parsing does not dominate), creates N ConfigMaps concurrently, and prints:
 
 The server is stopped at the end.
 
-Usage: .venv/bin/python bench/apiserver.py [--watchers 100] [--objects 2000] [--concurrency 64]
+Usage: .venv/bin/python bench/apiserver.py [--watchers 100] [--objects 2000] [--concurrency 8]
+       [--client-processes N] [--profile server.prof]
 """
 
 from __future__ import annotations
@@ -260,7 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--watchers", type=int, default=100)
     parser.add_argument("--objects", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=64, help="creates in flight at once")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        help="creates in flight at once (latency includes waiting behind the others in flight)",
+    )
     parser.add_argument("--client-processes", type=int, default=min(4, os.cpu_count() or 1))
     parser.add_argument("--profile", help="run the server under cProfile and write its stats to this file")
     parser.add_argument("--watch-child", help=argparse.SUPPRESS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 from typing import Any
 
 import pytest
@@ -10,10 +11,12 @@ import pytest
 from kaptain.cluster.apiserver import discovery, openapi
 from kaptain.cluster.apiserver.builtin import builtin_registry
 from kaptain.cluster.apiserver.errors import ApiError
+from kaptain.cluster.apiserver.interface import WatchEvent
 from kaptain.cluster.apiserver.jsonpath import JsonPathError, compile_path
 from kaptain.cluster.apiserver.paths import Discovery, ResourcePath, parse
 from kaptain.cluster.apiserver.resources import PrinterColumn, ResourceRegistry, ResourceType
 from kaptain.cluster.apiserver.tables import check_include_object, human_duration, table
+from kaptain.cluster.apiserver.watchstream import EventEncodings
 
 PYTORCHJOBS = ResourceType(
     group="kubeflow.org",
@@ -336,3 +339,31 @@ def test_openapi_documents_declare_field_validation_and_crd_schema() -> None:
         ResourceType("kubeflow.org", "v1", "tfjobs", "TFJob", True, schema={"type": "object"}, builtin=False)
     )
     assert spec.root()["paths"]["apis/kubeflow.org/v1"]["serverRelativeURL"] != url
+
+
+# -- watch event encoding -----------------------------------------------------------------------
+
+
+def test_event_encodings_are_shared_per_object_version() -> None:
+    encodings = EventEncodings(size=2)
+
+    def event(kind: str, rv: str, data: str) -> WatchEvent:
+        obj = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"uid": "u1", "resourceVersion": rv},
+            "data": data,
+        }
+        return {"type": kind, "object": obj}  # type: ignore[typeddict-item]
+
+    first = encodings.encode(event("ADDED", "5", "a"))
+    assert json.loads(first) == event("ADDED", "5", "a")
+    assert first.endswith(b"\n")
+    # Another watcher's copy of the same object version gets the very same bytes.
+    assert encodings.encode(event("ADDED", "5", "a")) is first
+    assert json.loads(encodings.encode(event("MODIFIED", "6", "b")))["object"]["data"] == "b"
+    assert json.loads(encodings.encode(event("DELETED", "6", "b")))["type"] == "DELETED"
+    # The oldest entry was dropped to stay within the size.
+    assert encodings.encode(event("ADDED", "5", "a")) is not first
+    bookmark: WatchEvent = {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "9"}}}
+    assert json.loads(encodings.encode(bookmark)) == bookmark

@@ -125,7 +125,8 @@ async def _pump(
         outbox.put(encoder.encode(await first))
         async for event in events:
             outbox.put(encoder.encode(event))
-            await outbox.room()
+            if outbox.full:
+                await outbox.room()
     except StopAsyncIteration:
         pass
     except ApiError as err:
@@ -160,6 +161,10 @@ class _Outbox:
         self._ready.set()
         if len(self._chunks) >= self._limit:
             self._has_room.clear()
+
+    @property
+    def full(self) -> bool:
+        return not self._has_room.is_set()
 
     async def room(self) -> None:
         await self._has_room.wait()
