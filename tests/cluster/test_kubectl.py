@@ -245,3 +245,20 @@ async def test_unauthorized_kubectl(cluster: RunningCluster, tmp_path: Path) -> 
     assert result.returncode == 1
     assert "Unauthorized" in result.stderr or "must be logged in" in result.stderr
     assert cluster.token not in result.stderr
+
+
+async def test_create_from_manifest_and_protobuf_generators(cluster: RunningCluster, tmp_path: Path) -> None:
+    manifest = _write(
+        tmp_path, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: made}\ndata: {a: b}\n"
+    )
+    assert (
+        await cluster.kubectl("create", "-f", manifest)
+    ).check().stdout.strip() == "configmap/made created"
+    again = await cluster.kubectl("create", "-f", manifest)
+    assert again.returncode == 1
+    assert 'configmaps "made" already exists' in again.stderr
+    # kubectl's generators encode the object in protobuf, which this server does not decode.
+    generated = await cluster.kubectl("create", "configmap", "literal", "--from-literal=a=b")
+    assert generated.returncode == 1
+    assert "not protobuf" in generated.stderr
+    assert (await cluster.kubectl("get", "configmap", "literal")).returncode == 1

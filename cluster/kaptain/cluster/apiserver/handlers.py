@@ -401,6 +401,14 @@ async def _read_object(request: web.Request) -> Object:
         body = await read_json(request)
     elif kind in ("application/yaml", "application/x-yaml"):
         body = _load_yaml(await read_text(request))
+    elif kind == "application/vnd.kubernetes.protobuf":
+        # kubectl's generators (`kubectl create configmap ...`) send protobuf; manifests go as JSON.
+        raise ApiError(
+            415,
+            "UnsupportedMediaType",
+            "this API server accepts JSON and YAML bodies only, not protobuf: "
+            "create the object from a manifest (kubectl apply -f / kubectl create -f)",
+        )
     else:
         raise ApiError.unsupported_media_type(kind)
     if not isinstance(body, dict):
