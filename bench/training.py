@@ -144,7 +144,8 @@ async def api_client(cluster: Cluster) -> AsyncIterator[k8s_client.ApiClient]:
 # -- manifests -------------------------------------------------------------------------------------
 
 
-def pod_manifest(name: str, code: str, labels: dict[str, str]) -> Object:
+def pod_manifest(name: str, code: str, labels: dict[str, str]) -> Any:
+    """A pod running `python -c code` (typed Any: kubernetes_asyncio accepts dicts for its models)."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",

@@ -367,6 +367,10 @@ async def _serve(server: ClusterServer) -> int:
     except OSError as exc:
         print(f"kaptain cluster: cannot serve on the requested port: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:
+        # A malformed setting of the parts: $KAPTAIN_IMAGE_MAP, images.yaml, $KAPTAIN_POD_*.
+        print(f"kaptain cluster: {exc}", file=sys.stderr)
+        return 1
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

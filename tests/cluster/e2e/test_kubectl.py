@@ -133,7 +133,7 @@ async def test_cluster_server_without_parts_argument_is_the_full_cluster(tmp_pat
         running = RunningCluster(server, tmp_path / "cluster")
         async with running.api_client() as api:
             core = k8s_client.CoreV1Api(api)
-            body = python_pod("hello", "import os; print('hello from', os.environ['HOSTNAME'])")
+            body: Any = python_pod("hello", "import os; print('hello from', os.environ['HOSTNAME'])")
             await core.create_namespaced_pod("default", body)
             deadline = time.monotonic() + 30
             while (
