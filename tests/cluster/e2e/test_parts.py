@@ -32,7 +32,7 @@ async def test_default_parts_start_the_kubelet_first_and_serve_logs_from_it(tmp_
         parts = DefaultParts(environ={})(context)
         kinds = [type(c) for c in parts.components]
         assert kinds == [Kubelet, JobController, TFJobController, PyTorchJobController]
-        assert parts.log_source is parts.components[0]
+        assert isinstance(parts.log_source, Kubelet) and parts.log_source is parts.components[0]
     finally:
         await core.close()
 
