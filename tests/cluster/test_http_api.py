@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from kaptain.cluster.apiserver.builtin import CONFIGMAPS, PODS
-from tests.cluster.conftest import RunningCluster
+from tests.cluster.conftest import RunningCluster, start_cluster
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 CM_PATH = "/api/v1/namespaces/default/configmaps"
@@ -333,3 +335,17 @@ async def test_registry_is_mounted_with_its_own_auth(cluster: RunningCluster) ->
         assert response.status == 401
         assert "WWW-Authenticate" in response.headers
         assert (await response.json())["errors"][0]["code"] == "UNAUTHORIZED"
+
+
+async def test_stopping_the_server_ends_open_watches_cleanly(tmp_path: Path) -> None:
+    async with (
+        start_cluster(tmp_path / "cluster") as cluster,
+        cluster.http() as http,
+        http.get(CM_PATH, params={"watch": "1"}) as response,
+    ):
+        assert response.status == 200
+        started = time.monotonic()
+        await cluster.server.stop()
+        assert time.monotonic() - started < 1.5
+        # The chunked stream is terminated properly: the body reads to its end without error.
+        assert await response.read() == b""

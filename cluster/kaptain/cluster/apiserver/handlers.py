@@ -27,7 +27,7 @@ from kaptain.cluster.apiserver.tables import (
     partial_metadata_list,
     table,
 )
-from kaptain.cluster.apiserver.watchstream import EventEncodings, WatchRequest, serve_watch
+from kaptain.cluster.apiserver.watchstream import WatchHub, WatchRequest, serve_watch
 from kaptain.cluster.apiserver.wire import (
     JSON,
     Rendering,
@@ -67,7 +67,11 @@ class ApiHandlers:
     def __init__(self, core: ApiCore, log_source: LogSource | None) -> None:
         self._core = core
         self._log_source = log_source
-        self._encodings = EventEncodings()
+        self._watches = WatchHub()
+
+    def close_watches(self) -> None:
+        """Ends every open watch (the server is stopping)."""
+        self._watches.close_all()
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         """Handles one request under `/api` or `/apis`.
@@ -292,7 +296,7 @@ class ApiHandlers:
             rendering=render,
             include_object=include,
         )
-        return await serve_watch(request, self._core, watch, self._encodings)
+        return await serve_watch(request, self._core, watch, self._watches)
 
     async def _delete(
         self, request: web.Request, rt: ResourceType, namespace: str | None, name: str

@@ -74,4 +74,10 @@ def create_app(
         app.router.add_route("*", prefix + "/{tail:.*}", handlers.dispatch)
     if registry_app is not None:
         app.add_subapp(REGISTRY_PREFIX, registry_app)
+
+    async def end_watches(app: web.Application) -> None:
+        # Runs when the server starts shutting down, before it waits for open requests.
+        handlers.close_watches()
+
+    app.on_shutdown.append(end_watches)
     return app

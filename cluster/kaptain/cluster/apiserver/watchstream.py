@@ -63,16 +63,33 @@ class WatchRequest:
     include_object: str
 
 
+class WatchHub:
+    """What the watches of one server share: event encodings, and the set of open watches.
+
+    `close_all` ends every open watch cleanly (the client sees the stream end and re-watches),
+    which a stopping server does first so that it does not wait for watches to time out.
+    """
+
+    def __init__(self) -> None:
+        self.encodings = EventEncodings()
+        self._open: set[_Outbox] = set()
+
+    def close_all(self) -> None:
+        """Ends every open watch after what has been queued for it is written."""
+        for outbox in list(self._open):
+            outbox.close(None)
+
+
 async def serve_watch(
-    request: web.Request, core: ApiCore, watch: WatchRequest, encodings: EventEncodings
+    request: web.Request, core: ApiCore, watch: WatchRequest, hub: WatchHub
 ) -> web.StreamResponse:
-    """Serves a watch until it times out, the core ends it or the client goes away.
+    """Serves a watch until it times out, the core ends it, the client goes away or the hub closes it.
 
     Args:
         request: The HTTP request.
         core: The API core.
         watch: What to watch.
-        encodings: The server's shared event encodings.
+        hub: The server's shared watch state.
 
     Returns:
         The (already finished) streaming response, or a `Status` response for an invalid request.
@@ -92,7 +109,8 @@ async def serve_watch(
     )
     response.enable_chunked_encoding()
     outbox = _Outbox(_MAX_PENDING)
-    pump = asyncio.create_task(_pump(first, events, _Encoder(watch, encodings), outbox))
+    pump = asyncio.create_task(_pump(first, events, _Encoder(watch, hub.encodings), outbox))
+    hub._open.add(outbox)
     try:
         await response.prepare(request)
         while (data := await outbox.take()) is not None:
@@ -102,6 +120,7 @@ async def serve_watch(
         # The client went away; the finally block releases the watch.
         pass
     finally:
+        hub._open.discard(outbox)
         pump.cancel()
         if not first.done():
             first.cancel()
