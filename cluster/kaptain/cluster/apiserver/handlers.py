@@ -10,14 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
 from aiohttp import web
 
 from kaptain.cluster.apiserver import discovery
 from kaptain.cluster.apiserver.errors import ApiError
-from kaptain.cluster.apiserver.interface import ApiCore, LogSource, PatchType
+from kaptain.cluster.apiserver.interface import ApiCore, LogSource
 from kaptain.cluster.apiserver.logs import serve_log
-from kaptain.cluster.apiserver.patch import JsonPatchError, apply_json_patch, apply_merge_patch
+from kaptain.cluster.apiserver.params import (
+    check_name,
+    check_write_params,
+    delete_options,
+    patch_plain,
+    read_object,
+    read_patch,
+    refuse_dry_run,
+)
 from kaptain.cluster.apiserver.paths import Discovery, ResourcePath, parse
 from kaptain.cluster.apiserver.resources import ResourceType
 from kaptain.cluster.apiserver.scale import apply_scale, scale_of
@@ -29,31 +36,17 @@ from kaptain.cluster.apiserver.tables import (
 )
 from kaptain.cluster.apiserver.watchstream import WatchHub, WatchRequest, serve_watch
 from kaptain.cluster.apiserver.wire import (
-    JSON,
     Rendering,
     dry_run,
     json_response,
-    media_type,
     query_bool,
     query_int,
     query_str,
-    read_json,
-    read_optional_json,
-    read_text,
     rendering,
     success_status,
 )
 
 Object = dict[str, Any]
-
-_PATCH_TYPES: dict[str, PatchType] = {
-    "application/json-patch+json": "application/json-patch+json",
-    "application/merge-patch+json": "application/merge-patch+json",
-    "application/strategic-merge-patch+json": "application/strategic-merge-patch+json",
-    "application/apply-patch+yaml": "application/apply-patch+yaml",
-}
-_FIELD_VALIDATION = ("", "Ignore", "Warn", "Strict")
-_PROPAGATION = ("Orphan", "Background", "Foreground")
 
 
 class ApiHandlers:
@@ -152,8 +145,8 @@ class ApiHandlers:
         if rt.namespaced and namespace is None:
             raise _not_allowed(request)
         if method == "POST":
-            _check_write_params(request)
-            body = await _read_object(request)
+            check_write_params(request)
+            body = await read_object(request)
             created = await self._core.create(rt, namespace, body, dry_run=dry_run(request))
             return json_response(created, status=201)
         if method == "DELETE":
@@ -170,14 +163,14 @@ class ApiHandlers:
                 return await self._watch(request, rt, namespace, name)
             return _render_one(request, rt, await core.get(rt, namespace, name))
         if method == "PUT":
-            _check_write_params(request)
-            _refuse_dry_run(request)
-            body = _check_name(await _read_object(request), name, namespace)
+            check_write_params(request)
+            refuse_dry_run(request)
+            body = check_name(await read_object(request), name, namespace)
             return json_response(await core.update(rt, namespace, name, body))
         if method == "PATCH":
-            _check_write_params(request)
-            _refuse_dry_run(request)
-            patch, patch_type = await _read_patch(request)
+            check_write_params(request)
+            refuse_dry_run(request)
+            patch, patch_type = await read_patch(request)
             return json_response(await core.patch(rt, namespace, name, patch, patch_type))
         if method == "DELETE":
             return await self._delete(request, rt, namespace, name)
@@ -199,14 +192,14 @@ class ApiHandlers:
         if method == "GET":
             return _render_one(request, rt, await core.get(rt, namespace, name))
         if method == "PUT":
-            _check_write_params(request)
-            _refuse_dry_run(request)
-            body = _check_name(await _read_object(request), name, namespace)
+            check_write_params(request)
+            refuse_dry_run(request)
+            body = check_name(await read_object(request), name, namespace)
             return json_response(await core.update(rt, namespace, name, body, subresource=sub))
         if method == "PATCH":
-            _check_write_params(request)
-            _refuse_dry_run(request)
-            patch, patch_type = await _read_patch(request)
+            check_write_params(request)
+            refuse_dry_run(request)
+            patch, patch_type = await read_patch(request)
             return json_response(await core.patch(rt, namespace, name, patch, patch_type, subresource=sub))
         raise _not_allowed(request)
 
@@ -220,13 +213,13 @@ class ApiHandlers:
             return json_response(scale_of(rt, current))
         if method not in ("PUT", "PATCH"):
             raise _not_allowed(request)
-        _check_write_params(request)
-        _refuse_dry_run(request)
+        check_write_params(request)
+        refuse_dry_run(request)
         if method == "PUT":
-            scale = await _read_object(request)
+            scale = await read_object(request)
         else:
-            patch, patch_type = await _read_patch(request)
-            scale = _patch_plain(scale_of(rt, current), patch, patch_type)
+            patch, patch_type = await read_patch(request)
+            scale = patch_plain(scale_of(rt, current), patch, patch_type)
         updated = await core.update(rt, namespace, name, apply_scale(rt, current, scale))
         return json_response(scale_of(rt, updated))
 
@@ -301,25 +294,25 @@ class ApiHandlers:
     async def _delete(
         self, request: web.Request, rt: ResourceType, namespace: str | None, name: str
     ) -> web.Response:
-        options = await _delete_options(request)
+        options = await delete_options(request)
         core = self._core
-        if options["dry_run"]:
+        if options.dry_run:
             # Nothing is deleted; answer with the object as it stands, as a dry run does.
             return json_response(await core.get(rt, namespace, name))
         last = await core.delete(
             rt,
             namespace,
             name,
-            propagation_policy=options["propagation_policy"],
-            grace_period_seconds=options["grace_period_seconds"],
-            preconditions=options["preconditions"],
+            propagation_policy=options.propagation_policy,
+            grace_period_seconds=options.grace_period_seconds,
+            preconditions=options.preconditions,
         )
         return json_response(_deleted(rt, last))
 
     async def _delete_collection(
         self, request: web.Request, rt: ResourceType, namespace: str | None
     ) -> web.Response:
-        options = await _delete_options(request)
+        options = await delete_options(request)
         core = self._core
         items, rv = await core.list(
             rt,
@@ -330,7 +323,7 @@ class ApiHandlers:
         deleted: list[Object] = []
         for item in items:
             meta = item.get("metadata", {})
-            if options["dry_run"]:
+            if options.dry_run:
                 deleted.append(item)
                 continue
             try:
@@ -339,8 +332,8 @@ class ApiHandlers:
                         rt,
                         meta.get("namespace") if rt.namespaced else None,
                         meta["name"],
-                        propagation_policy=options["propagation_policy"],
-                        grace_period_seconds=options["grace_period_seconds"],
+                        propagation_policy=options.propagation_policy,
+                        grace_period_seconds=options.grace_period_seconds,
                     )
                 )
             except ApiError as err:
@@ -363,103 +356,6 @@ def _not_allowed(request: web.Request) -> ApiError:
     )
 
 
-def _check_name(body: Object, name: str, namespace: str | None) -> Object:
-    """Checks a PUT body against the URL before anything is looked up, as Kubernetes' handler does."""
-    meta = body.get("metadata")
-    if isinstance(meta, dict):
-        body_name = meta.get("name")
-        if body_name and body_name != name:
-            raise ApiError.bad_request(
-                f"the name of the object ({body_name}) does not match the name on the URL ({name})"
-            )
-        body_namespace = meta.get("namespace")
-        if namespace and body_namespace and body_namespace != namespace:
-            raise ApiError.bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request"
-            )
-    return body
-
-
-def _check_write_params(request: web.Request) -> None:
-    validation = request.query.get("fieldValidation", "")
-    if validation not in _FIELD_VALIDATION:
-        raise ApiError.bad_request(
-            f'fieldValidation: Unsupported value: "{validation}": supported values: "Ignore", "Warn", "Strict"'
-        )
-    manager = request.query.get("fieldManager", "")
-    if len(manager) > 128:
-        raise ApiError.bad_request("fieldManager: Too long: may not be longer than 128 characters")
-    dry_run(request)
-
-
-def _refuse_dry_run(request: web.Request) -> None:
-    if dry_run(request):
-        # The core computes updates and patches only by committing them, so a dry run would write.
-        raise ApiError.bad_request("dryRun is supported for create and delete only on this server")
-
-
-async def _read_object(request: web.Request) -> Object:
-    kind = media_type(request)
-    body: Any
-    if kind in ("", JSON, "*/*"):
-        body = await read_json(request)
-    elif kind in ("application/yaml", "application/x-yaml"):
-        body = _load_yaml(await read_text(request))
-    elif kind == "application/vnd.kubernetes.protobuf":
-        # kubectl's generators (`kubectl create configmap ...`) send protobuf; manifests go as JSON.
-        raise ApiError(
-            415,
-            "UnsupportedMediaType",
-            "this API server accepts JSON and YAML bodies only, not protobuf: "
-            "create the object from a manifest (kubectl apply -f / kubectl create -f)",
-        )
-    else:
-        raise ApiError.unsupported_media_type(kind)
-    if not isinstance(body, dict):
-        raise ApiError.bad_request("the request body must be a JSON object")
-    return body
-
-
-async def _read_patch(request: web.Request) -> tuple[Any, PatchType]:
-    kind = media_type(request)
-    patch_type = _PATCH_TYPES.get(kind)
-    if patch_type is None:
-        raise ApiError.unsupported_media_type(kind or "(none)")
-    if patch_type == "application/apply-patch+yaml":
-        if not request.query.get("fieldManager"):
-            raise ApiError.bad_request(
-                "PATCH, application/apply-patch+yaml requires the fieldManager query parameter"
-            )
-        patch = _load_yaml(await read_text(request))
-        if not isinstance(patch, dict):
-            raise ApiError.bad_request("the apply patch must be an object")
-        return patch, patch_type
-    patch = await read_json(request)
-    if patch_type == "application/json-patch+json":
-        if not isinstance(patch, list):
-            raise ApiError.bad_request("a JSON patch must be a list of operations")
-    elif not isinstance(patch, dict):
-        raise ApiError.bad_request("a merge patch must be a JSON object")
-    return patch, patch_type
-
-
-def _patch_plain(target: Object, patch: Any, patch_type: PatchType) -> Any:
-    """Applies a patch to a derived view (a Scale), which has no strategic or apply semantics."""
-    try:
-        if patch_type == "application/json-patch+json":
-            return apply_json_patch(target, patch)
-        return apply_merge_patch(target, patch)
-    except JsonPatchError as exc:
-        raise ApiError(422, "Invalid", f"the patch could not be applied: {exc}") from exc
-
-
-def _load_yaml(text: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ApiError.bad_request(f"the request body is not valid YAML: {exc}") from exc
-
-
 def _render_one(request: web.Request, rt: ResourceType, obj: Object) -> web.Response:
     render: Rendering = rendering(request)
     if render.form == "table":
@@ -471,43 +367,6 @@ def _render_one(request: web.Request, rt: ResourceType, obj: Object) -> web.Resp
     if render.form == "metadata":
         return json_response(partial_metadata(obj, render.api_version))
     return json_response(obj)
-
-
-async def _delete_options(request: web.Request) -> dict[str, Any]:
-    """Merges `DeleteOptions` from the body and the query (the body wins, as in Kubernetes)."""
-    body = await read_optional_json(request) if request.can_read_body else None
-    if body is not None and not isinstance(body, dict):
-        raise ApiError.bad_request("DeleteOptions must be a JSON object")
-    body = body or {}
-    policy = body.get("propagationPolicy") or query_str(request, "propagationPolicy")
-    orphan = body.get("orphanDependents")
-    if orphan is None and "orphanDependents" in request.query:
-        orphan = query_bool(request, "orphanDependents")
-    if policy is None and orphan is not None:
-        policy = "Orphan" if orphan else "Background"
-    if policy is not None and policy not in _PROPAGATION:
-        raise ApiError.bad_request(
-            f'propagationPolicy: Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan"'
-        )
-    grace = body.get("gracePeriodSeconds")
-    if grace is None:
-        grace = query_int(request, "gracePeriodSeconds")
-    if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)):
-        raise ApiError.bad_request("gracePeriodSeconds must be an integer")
-    preconditions = body.get("preconditions")
-    if preconditions is not None and not isinstance(preconditions, dict):
-        raise ApiError.bad_request("preconditions must be an object")
-    body_dry_run = body.get("dryRun") or []
-    if not isinstance(body_dry_run, list) or any(v != "All" for v in body_dry_run):
-        raise ApiError.bad_request('dryRun: Unsupported value: supported values: "All"')
-    return {
-        "propagation_policy": policy,
-        "grace_period_seconds": grace,
-        "preconditions": {k: str(v) for k, v in preconditions.items() if v is not None}
-        if preconditions
-        else None,
-        "dry_run": bool(body_dry_run) or dry_run(request),
-    }
 
 
 def _deleted(rt: ResourceType, last: Object) -> Object:
