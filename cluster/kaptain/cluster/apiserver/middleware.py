@@ -22,7 +22,14 @@ REGISTRY_PREFIX = "/v2"
 
 
 def is_registry_path(path: str) -> bool:
-    """Whether a path belongs to the image registry mounted at `/v2`."""
+    """Whether a path belongs to the image registry mounted at `/v2`.
+
+    Args:
+        path: The request path.
+
+    Returns:
+        True for `/v2` and everything under it.
+    """
     return path == REGISTRY_PREFIX or path.startswith(REGISTRY_PREFIX + "/")
 
 
@@ -61,6 +68,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
     `ApiError`s carry their own code; aiohttp's routing errors become 404/405 `Status` objects;
     anything else is a 500 whose details go to the log, not to the client.
+
+    Args:
+        request: The request.
+        handler: The next handler.
+
+    Returns:
+        The handler's response, or the `Status` response of its failure.
     """
     if is_registry_path(request.path):
         return await handler(request)

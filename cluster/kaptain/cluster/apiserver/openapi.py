@@ -43,7 +43,15 @@ _PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json", "
 
 
 def gv_path(group: str, version: str) -> str:
-    """The key of a group version in the `/openapi/v3` root ("api/v1", "apis/batch/v1")."""
+    """The key of a group version in the `/openapi/v3` root.
+
+    Args:
+        group: The API group ("" for core).
+        version: The version.
+
+    Returns:
+        "api/v1" for the core group, "apis/<group>/<version>" otherwise.
+    """
     return f"apis/{group}/{version}" if group else f"api/{version}"
 
 
@@ -94,7 +102,14 @@ class OpenApiV3:
         return doc.body if doc is not None else None
 
     def document(self, key: str) -> _Doc | None:
-        """Returns the cached document of one group version, rebuilding it if its types changed."""
+        """Returns the cached document of one group version, rebuilding it if its types changed.
+
+        Args:
+            key: As in the root, e.g. "apis/kubeflow.org/v1".
+
+        Returns:
+            The serialised document with its hash, or `None` when the group version is not served.
+        """
         types = tuple(rt for rt in self._registry.all() if gv_path(rt.group, rt.version) == key)
         if not types:
             self._docs.pop(key, None)
