@@ -196,8 +196,10 @@ class ClusterServer:
         """
         if self._running is not None:
             return
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.data_dir, 0o700)
+        if not self.data_dir.exists():
+            # Private from the start; an existing directory (maybe shared) keeps its mode, the
+            # secrets in it are 0600 either way.
+            self.data_dir.mkdir(parents=True, mode=0o700)
         self._acquire_lock()
         try:
             await self._start()
