@@ -262,3 +262,18 @@ async def test_create_from_manifest_and_protobuf_generators(cluster: RunningClus
     assert generated.returncode == 1
     assert "not protobuf" in generated.stderr
     assert (await cluster.kubectl("get", "configmap", "literal")).returncode == 1
+
+
+async def test_apply_rejects_unknown_fields_of_custom_resources(
+    cluster: RunningCluster, tmp_path: Path
+) -> None:
+    typo = PYTORCHJOB.replace("REPLICAS", "1").replace(
+        "  pytorchReplicaSpecs:", "  replicaz: 3\n  pytorchReplicaSpecs:"
+    )
+    manifest = _write(tmp_path, "typo.yaml", typo)
+    strict = await cluster.kubectl("apply", "-f", manifest)
+    assert strict.returncode == 1
+    assert 'strict decoding error: unknown field "spec.replicaz"' in strict.stderr
+    warned = (await cluster.kubectl("apply", "--validate=warn", "-f", manifest)).check()
+    assert 'Warning: unknown field "spec.replicaz"' in warned.stderr
+    assert warned.stdout.strip() == "pytorchjob.kubeflow.org/mnist created"

@@ -14,7 +14,8 @@ from aiohttp import web
 
 from kaptain.cluster.apiserver import discovery
 from kaptain.cluster.apiserver.errors import ApiError
-from kaptain.cluster.apiserver.interface import ApiCore, LogSource
+from kaptain.cluster.apiserver.fieldvalidation import FieldValidator, enforce
+from kaptain.cluster.apiserver.interface import ApiCore, LogSource, PatchType
 from kaptain.cluster.apiserver.logs import serve_log
 from kaptain.cluster.apiserver.params import (
     check_name,
@@ -61,6 +62,21 @@ class ApiHandlers:
         self._core = core
         self._log_source = log_source
         self._watches = WatchHub()
+        self._fields = FieldValidator()
+
+    def _field_warnings(self, request: web.Request, rt: ResourceType, body: Object) -> list[str]:
+        unknown = self._fields.unknown_fields(rt, body)
+        return enforce(rt, request.query.get("fieldValidation", ""), unknown)
+
+    def _patch_warnings(
+        self, request: web.Request, rt: ResourceType, patch: Any, patch_type: PatchType
+    ) -> list[str]:
+        # Merge and apply patches have the object's shape; a JSON patch's values are checked by
+        # the core's pruning of the result only.
+        if patch_type == "application/json-patch+json" or not isinstance(patch, dict):
+            return []
+        # A null in a merge patch deletes the field; removing an unknown field is fine.
+        return self._field_warnings(request, rt, _without_nulls(patch))
 
     def close_watches(self) -> None:
         """Ends every open watch (the server is stopping)."""
@@ -147,8 +163,9 @@ class ApiHandlers:
         if method == "POST":
             check_write_params(request)
             body = await read_object(request)
+            warnings = self._field_warnings(request, rt, body)
             created = await self._core.create(rt, namespace, body, dry_run=dry_run(request))
-            return json_response(created, status=201)
+            return _warned(json_response(created, status=201), warnings)
         if method == "DELETE":
             return await self._delete_collection(request, rt, namespace)
         raise _not_allowed(request)
@@ -166,12 +183,14 @@ class ApiHandlers:
             check_write_params(request)
             refuse_dry_run(request)
             body = check_name(await read_object(request), name, namespace)
-            return json_response(await core.update(rt, namespace, name, body))
+            warnings = self._field_warnings(request, rt, body)
+            return _warned(json_response(await core.update(rt, namespace, name, body)), warnings)
         if method == "PATCH":
             check_write_params(request)
             refuse_dry_run(request)
             patch, patch_type = await read_patch(request)
-            return json_response(await core.patch(rt, namespace, name, patch, patch_type))
+            warnings = self._patch_warnings(request, rt, patch, patch_type)
+            return _warned(json_response(await core.patch(rt, namespace, name, patch, patch_type)), warnings)
         if method == "DELETE":
             return await self._delete(request, rt, namespace, name)
         raise _not_allowed(request)
@@ -195,12 +214,16 @@ class ApiHandlers:
             check_write_params(request)
             refuse_dry_run(request)
             body = check_name(await read_object(request), name, namespace)
-            return json_response(await core.update(rt, namespace, name, body, subresource=sub))
+            warnings = self._field_warnings(request, rt, body)
+            updated = await core.update(rt, namespace, name, body, subresource=sub)
+            return _warned(json_response(updated), warnings)
         if method == "PATCH":
             check_write_params(request)
             refuse_dry_run(request)
             patch, patch_type = await read_patch(request)
-            return json_response(await core.patch(rt, namespace, name, patch, patch_type, subresource=sub))
+            warnings = self._patch_warnings(request, rt, patch, patch_type)
+            patched = await core.patch(rt, namespace, name, patch, patch_type, subresource=sub)
+            return _warned(json_response(patched), warnings)
         raise _not_allowed(request)
 
     async def _scale(
@@ -348,6 +371,20 @@ class ApiHandlers:
                 "items": deleted,
             }
         )
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def _warned(response: web.Response, warnings: list[str]) -> web.Response:
+    for warning in warnings:
+        response.headers.add("Warning", warning)
+    return response
 
 
 def _not_allowed(request: web.Request) -> ApiError:
