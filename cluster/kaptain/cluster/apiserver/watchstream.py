@@ -10,20 +10,24 @@ As the Kubernetes apiserver does:
   objects as ADDED, then a BOOKMARK annotated `k8s.io/initial-events-end`, then the changes;
 - a client that asked for a Table gets each event's object as a one-row Table, with the column
   definitions in the first event only (kubectl reuses them for later rows).
+
+Plain watches use the core's `watch_encoded` when it has one: each event is serialised once and
+the same bytes go to every watcher. Events that pile up while a client is being written to go out
+together in one chunk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from aiohttp import web
 
 from kaptain.cluster.apiserver.errors import ApiError
-from kaptain.cluster.apiserver.interface import ApiCore, WatchEvent
+from kaptain.cluster.apiserver.interface import ApiCore, EventType, WatchEvent
 from kaptain.cluster.apiserver.resources import ResourceType
 from kaptain.cluster.apiserver.tables import partial_metadata, table
 from kaptain.cluster.apiserver.wire import Rendering, dumps, status_response
@@ -94,10 +98,23 @@ async def serve_watch(
     Returns:
         The (already finished) streaming response, or a `Status` response for an invalid request.
     """
-    events = _initial_then_changes(core, watch) if watch.send_initial_events else _changes(core, watch, None)
+    encoder = _Encoder(watch, hub.encodings)
+    events: AsyncIterator[Any]
+    convert: Callable[[Any], bytes]
+    if (
+        isinstance(core, EncodedWatches)
+        and watch.rendering.form == "object"
+        and not watch.send_initial_events
+    ):
+        # The core's fast path: each event is encoded once and the same bytes go to every watcher.
+        events, convert = _encoded_changes(core, watch), _wire_bytes
+    elif watch.send_initial_events:
+        events, convert = _initial_then_changes(core, watch), encoder.encode
+    else:
+        events, convert = _changes(core, watch, None), encoder.encode
     # Run the watch up to its first wait before answering: that subscribes it (so nothing the
     # client writes after seeing the response headers can be missed) and surfaces request errors.
-    first: asyncio.Future[WatchEvent] = asyncio.ensure_future(anext(events))
+    first: asyncio.Future[Any] = asyncio.ensure_future(anext(events))
     await asyncio.sleep(0)
     if first.done() and not first.cancelled():
         exc = first.exception()
@@ -109,7 +126,7 @@ async def serve_watch(
     )
     response.enable_chunked_encoding()
     outbox = _Outbox(_MAX_PENDING)
-    pump = asyncio.create_task(_pump(first, events, _Encoder(watch, hub.encodings), outbox))
+    pump = asyncio.create_task(_pump(first, events, convert, outbox))
     hub._open.add(outbox)
     try:
         await response.prepare(request)
@@ -133,17 +150,17 @@ async def serve_watch(
 
 
 async def _pump(
-    first: asyncio.Future[WatchEvent],
-    events: AsyncIterator[WatchEvent],
-    encoder: _Encoder,
+    first: asyncio.Future[Any],
+    events: AsyncIterator[Any],
+    convert: Callable[[Any], bytes],
     outbox: _Outbox,
 ) -> None:
     """Moves encoded events from the core's watch into the outbox until the watch ends."""
     error: BaseException | None = None
     try:
-        outbox.put(encoder.encode(await first))
+        outbox.put(convert(await first))
         async for event in events:
-            outbox.put(encoder.encode(event))
+            outbox.put(convert(event))
             if outbox.full:
                 await outbox.room()
     except StopAsyncIteration:
@@ -208,6 +225,39 @@ class _Outbox:
         return data
 
 
+@runtime_checkable
+class EncodedWatches(Protocol):
+    """A core that can also yield watch events already encoded (`Core.watch_encoded`)."""
+
+    def watch_encoded(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        allow_bookmarks: bool = False,
+        timeout_seconds: float | None = None,
+    ) -> AsyncIterator[tuple[EventType, bytes]]: ...
+
+
+def _wire_bytes(event: tuple[EventType, bytes]) -> bytes:
+    return event[1]
+
+
+def _encoded_changes(core: EncodedWatches, watch: WatchRequest) -> AsyncIterator[tuple[EventType, bytes]]:
+    return core.watch_encoded(
+        watch.rt,
+        watch.namespace,
+        resource_version=watch.resource_version,
+        label_selector=watch.label_selector,
+        field_selector=watch.field_selector,
+        allow_bookmarks=watch.allow_bookmarks,
+        timeout_seconds=watch.timeout_seconds,
+    )
+
+
 def _changes(core: ApiCore, watch: WatchRequest, resource_version: str | None) -> AsyncIterator[WatchEvent]:
     return core.watch(
         watch.rt,
@@ -240,7 +290,7 @@ async def _initial_then_changes(core: ApiCore, watch: WatchRequest) -> AsyncGene
         await _aclose(stream)
 
 
-async def _aclose(events: AsyncIterator[WatchEvent]) -> None:
+async def _aclose(events: AsyncIterator[Any]) -> None:
     aclose = getattr(events, "aclose", None)
     if aclose is not None:
         await aclose()
