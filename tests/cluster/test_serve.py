@@ -149,3 +149,15 @@ async def test_serve_refuses_a_busy_port(tmp_path: Path) -> None:
         assert "cannot serve on the requested port" in err.decode()
         code, _ = await _stop(served)
         assert code == 0
+
+
+async def test_a_killed_server_does_not_block_the_next_one(tmp_path: Path) -> None:
+    data_dir = tmp_path / "home"
+    async with serve(data_dir, free_port()) as served:
+        served.process.kill()
+        await served.process.wait()
+    # cluster.json still names the dead process; the kernel released its lock on the data dir.
+    assert json.loads((data_dir / "cluster.json").read_text())["pid"] == served.process.pid
+    async with serve(data_dir, None) as again:
+        code, _ = await _stop(again)
+        assert code == 0
