@@ -367,3 +367,37 @@ def test_event_encodings_are_shared_per_object_version() -> None:
     assert encodings.encode(event("ADDED", "5", "a")) is not first
     bookmark: WatchEvent = {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "9"}}}
     assert json.loads(encodings.encode(bookmark)) == bookmark
+
+
+def test_builtin_kind_may_place_its_name_column() -> None:
+    events = ResourceType(
+        "",
+        "v1",
+        "events",
+        "Event",
+        True,
+        printer_columns=(
+            PrinterColumn("Reason", "string", ".reason"),
+            PrinterColumn("Name", "string", ".metadata.name", priority=1, format="name"),
+        ),
+    )
+    event = {"metadata": {"name": "e1"}, "reason": "Started"}
+    out = table(events, [event], resource_version=None, now=NOW)
+    assert [c["name"] for c in out["columnDefinitions"]] == ["Reason", "Name"]
+    assert out["rows"][0]["cells"] == ["Started", "e1"]
+    # A custom resource always gets NAME first, whatever its columns say.
+    custom = ResourceType(
+        "x.io",
+        "v1",
+        "things",
+        "Thing",
+        True,
+        printer_columns=events.printer_columns,
+        schema={},
+        builtin=False,
+    )
+    assert [c["name"] for c in table(custom, [event], resource_version=None)["columnDefinitions"]] == [
+        "Name",
+        "Reason",
+        "Name",
+    ]

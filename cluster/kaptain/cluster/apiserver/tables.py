@@ -64,8 +64,14 @@ def columns_of(rt: ResourceType) -> list[PrinterColumn]:
     return list(rt.printer_columns) if rt.printer_columns else [_AGE]
 
 
+def _prepends_name(rt: ResourceType) -> bool:
+    # Custom resources always get NAME first (as the CRD table convertor does); a built-in kind
+    # whose columns place the name themselves (events print it last, in -o wide) does not.
+    return rt.schema is not None or not any(col.format == "name" for col in rt.printer_columns)
+
+
 def column_definitions(rt: ResourceType) -> list[dict[str, Any]]:
-    """The `TableColumnDefinition`s of a type, name column first.
+    """The `TableColumnDefinition`s of a type, name column first unless the type places it.
 
     Args:
         rt: The resource type.
@@ -73,7 +79,7 @@ def column_definitions(rt: ResourceType) -> list[dict[str, Any]]:
     Returns:
         The definitions.
     """
-    out = [dict(_NAME_COLUMN)]
+    out = [dict(_NAME_COLUMN)] if _prepends_name(rt) else []
     for col in columns_of(rt):
         out.append(
             {
@@ -150,11 +156,14 @@ def table(
     """
     when = now or datetime.datetime.now(datetime.UTC)
     columns = columns_of(rt)
+    prepend = _prepends_name(rt)
+
+    def name_cell(obj: Object) -> list[Any]:
+        return [obj.get("metadata", {}).get("name", "")] if prepend else []
+
     rows = []
     for obj in objects:
-        row: Object = {
-            "cells": [obj.get("metadata", {}).get("name", ""), *(_cell(col, obj, when) for col in columns)]
-        }
+        row: Object = {"cells": [*name_cell(obj), *(_cell(col, obj, when) for col in columns)]}
         if include_object == "Object":
             row["object"] = obj
         elif include_object == "Metadata":
