@@ -28,8 +28,8 @@ class FieldValidator:
     """Finds unknown fields of custom resource bodies; compiled schemas are cached per CRD version."""
 
     def __init__(self) -> None:
-        # Keyed by the schema dict's identity; the dict is kept so that the identity stays unique.
-        self._compiled: dict[int, tuple[dict[str, Any], StructuralSchema]] = {}
+        # One entry per served resource, replaced when its CRD brings a new schema dict.
+        self._compiled: dict[tuple[str, str, str], tuple[dict[str, Any], StructuralSchema]] = {}
 
     def unknown_fields(self, rt: ResourceType, body: Object) -> list[str]:
         """Lists the fields of `body` that the type's schema would prune.
@@ -43,10 +43,11 @@ class FieldValidator:
         """
         if rt.schema is None:
             return []
-        cached = self._compiled.get(id(rt.schema))
+        key = (rt.group, rt.version, rt.plural)
+        cached = self._compiled.get(key)
         if cached is None or cached[0] is not rt.schema:
             cached = (rt.schema, StructuralSchema(rt.schema))
-            self._compiled[id(rt.schema)] = cached
+            self._compiled[key] = cached
         pruned = cached[1].prune(copy.deepcopy(body))
         found: list[str] = []
         _diff(body, pruned, "", found)
