@@ -64,20 +64,6 @@ class ApiHandlers:
         self._watches = WatchHub()
         self._fields = FieldValidator()
 
-    def _field_warnings(self, request: web.Request, rt: ResourceType, body: Object) -> list[str]:
-        unknown = self._fields.unknown_fields(rt, body)
-        return enforce(rt, request.query.get("fieldValidation", ""), unknown)
-
-    def _patch_warnings(
-        self, request: web.Request, rt: ResourceType, patch: Any, patch_type: PatchType
-    ) -> list[str]:
-        # Merge and apply patches have the object's shape; a JSON patch's values are checked by
-        # the core's pruning of the result only.
-        if patch_type == "application/json-patch+json" or not isinstance(patch, dict):
-            return []
-        # A null in a merge patch deletes the field; removing an unknown field is fine.
-        return self._field_warnings(request, rt, _without_nulls(patch))
-
     def close_watches(self) -> None:
         """Ends every open watch (the server is stopping)."""
         self._watches.close_all()
@@ -371,6 +357,22 @@ class ApiHandlers:
                 "items": deleted,
             }
         )
+
+    # -- field validation ------------------------------------------------------------------------
+
+    def _field_warnings(self, request: web.Request, rt: ResourceType, body: Object) -> list[str]:
+        unknown = self._fields.unknown_fields(rt, body)
+        return enforce(rt, request.query.get("fieldValidation", ""), unknown)
+
+    def _patch_warnings(
+        self, request: web.Request, rt: ResourceType, patch: Any, patch_type: PatchType
+    ) -> list[str]:
+        # Merge and apply patches have the object's shape; a JSON patch's values are checked by
+        # the core's pruning of the result only.
+        if patch_type == "application/json-patch+json" or not isinstance(patch, dict):
+            return []
+        # A null in a merge patch deletes the field; removing an unknown field is fine.
+        return self._field_warnings(request, rt, _without_nulls(patch))
 
 
 def _without_nulls(value: Any) -> Any:
