@@ -27,7 +27,13 @@ PART_OF_PACKAGE = {
     "kaptain.worker": "worker",
     "kaptain.cluster": "cluster",
 }
-FORBIDDEN_IN_SDK = ("kubernetes_asyncio", "aioboto3", "kaptain.activities", "kaptain.cluster", "kaptain.worker")
+FORBIDDEN_IN_SDK = (
+    "kubernetes_asyncio",
+    "aioboto3",
+    "kaptain.activities",
+    "kaptain.cluster",
+    "kaptain.worker",
+)
 
 
 def _part_of(module: str) -> str | None:
@@ -56,7 +62,9 @@ def _sources(part: str) -> list[Path]:
 
 def test_no_kaptain_init_anywhere() -> None:
     for part in ROOTS:
-        assert not (ROOT / part / "kaptain" / "__init__.py").exists(), f"{part}/kaptain must be a namespace package"
+        assert not (ROOT / part / "kaptain" / "__init__.py").exists(), (
+            f"{part}/kaptain must be a namespace package"
+        )
 
 
 def test_parts_import_only_allowed_parts() -> None:
@@ -119,6 +127,8 @@ def test_sdk_imports_with_core_dependencies_only(tmp_path: Path) -> None:
         "import kaptain.model.models, kaptain.config, kaptain.envs, kaptain.exceptions\n"
         "print('ok')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"

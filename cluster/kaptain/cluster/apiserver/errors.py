@@ -82,11 +82,16 @@ class ApiError(Exception):
     @classmethod
     def conflict(cls, group: str, plural: str, name: str, why: str | None = None) -> ApiError:
         what = f"{plural}.{group}" if group else plural
-        why = why or "the object has been modified; please apply your changes to the latest version and try again"
+        why = (
+            why
+            or "the object has been modified; please apply your changes to the latest version and try again"
+        )
         details: dict[str, Any] = {"name": name, "kind": plural}
         if group:
             details["group"] = group
-        return cls(409, "Conflict", f'Operation cannot be fulfilled on {what} "{name}": {why}', details=details)
+        return cls(
+            409, "Conflict", f'Operation cannot be fulfilled on {what} "{name}": {why}', details=details
+        )
 
     @classmethod
     def gone(cls, message: str) -> ApiError:
@@ -108,7 +113,9 @@ class ApiError(Exception):
 
     @classmethod
     def unsupported_media_type(cls, content_type: str) -> ApiError:
-        return cls(415, "UnsupportedMediaType", f"the body of the request was in an unknown format: {content_type}")
+        return cls(
+            415, "UnsupportedMediaType", f"the body of the request was in an unknown format: {content_type}"
+        )
 
     @classmethod
     def internal(cls, message: str) -> ApiError:
