@@ -122,13 +122,14 @@ class TrainWorkflow:
                 )
 
             if status.phase == "Succeeded":
-                # Read the metrics while the secrets go: the caller is waiting for this result.
+                # The caller is waiting for this result: read the metrics while the secrets go, both
+                # as local activities of this workflow task.
                 to_delete = secrets + ([ref] if inp.force_cleanup else [])
                 metrics, _ = await asyncio.gather(
                     steps.read_metrics(
-                        MetricsRequest(storage=inp.storage, uri=metrics_uri(self._model_uri(inp)))
+                        MetricsRequest(storage=inp.storage, uri=metrics_uri(self._model_uri(inp))), local=True
                     ),
-                    steps.delete_objects(DeleteObjectsRequest(refs=to_delete)),
+                    steps.delete_objects(DeleteObjectsRequest(refs=to_delete), local=True),
                 )
                 secrets_deleted = True
                 return self._result(inp, ref, "Succeeded", status.message, metrics=metrics, build=build)
