@@ -17,6 +17,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 
+from kaptain.exceptions import KaptainException
+
 __all__ = ["DEFAULT_TASK_QUEUE", "TASK_QUEUE_ENV", "connect", "get_client", "task_queue"]
 
 DEFAULT_TASK_QUEUE: Final = "kaptain"
@@ -38,11 +40,16 @@ async def connect() -> Client:
     """A new client for the configured Temporal, with the pydantic data converter.
 
     Raises:
-        RuntimeError: Temporal cannot be reached (from `Client.connect`).
+        KaptainException: Temporal cannot be reached.
     """
     config = ClientConfig.load_client_connect_config()
     config.setdefault("target_host", DEFAULT_ADDRESS)
-    return await Client.connect(**config, data_converter=pydantic_data_converter)
+    try:
+        return await Client.connect(**config, data_converter=pydantic_data_converter)
+    except RuntimeError as err:
+        raise KaptainException(
+            f"cannot reach Temporal at {config['target_host']} (set TEMPORAL_ADDRESS, or start `kaptain dev`): {err}"
+        ) from err
 
 
 async def get_client() -> Client:
