@@ -37,6 +37,7 @@ from kaptain.workflows.objects import (
 )
 from kaptain.workflows.sealed import Sealer
 from tests.cluster.conftest import RunningCluster, start_cluster
+from tests.conftest import free_port
 from tests.workflows import samples
 
 
@@ -264,3 +265,32 @@ async def test_failure_details_name_the_failed_containers(setup: _Setup) -> None
         ("mnist-job-1234abcd-x1", "sklearn", 3, "Error")
     ]
     assert "mnist-job-1234abcd-x1/sklearn exited with 3 (Error)" in details.summary()
+
+
+async def test_watch_survives_an_api_server_restart(tmp_path: Path) -> None:
+    port = free_port()
+    data_dir = tmp_path / "cluster"
+    sealer = samples.new_sealer()
+    async with start_cluster(data_dir, port=port) as cluster:
+        client = await KubeClient.connect(kubeconfig=cluster.kubeconfig)
+    activities = KubernetesActivities(client, sealer)
+    env = _env()
+    try:
+        async with start_cluster(data_dir, port=port):
+            created = await env.run(
+                activities.create_object, CreateObjectRequest(manifest=_job(uuid.uuid4().hex))
+            )
+            watching = asyncio.create_task(
+                env.run(activities.watch_object, WatchRequest(ref=created.ref, last=created))
+            )
+            await asyncio.sleep(0.5)
+        # The API server is down: the watch keeps trying (and heartbeating) instead of failing.
+        await asyncio.sleep(1.5)
+        assert not watching.done()
+        async with start_cluster(data_dir, port=port) as restarted:
+            setup = _Setup(restarted, client, sealer, activities)
+            await _patch_status(setup, client.path("batch/v1", "Job", created.ref.name), {"active": 1})
+            status = await asyncio.wait_for(watching, 20)
+        assert status.phase == "Running" and status.uid == created.uid
+    finally:
+        await client.close()

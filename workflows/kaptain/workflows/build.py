@@ -128,13 +128,15 @@ class BuildWorkflow:
             # The builder's Job and Secrets are deleted right after the build, whatever its outcome
             # (the log tail is already in the error).
             self._set_phase("CleaningUp")
-            await steps.delete_run_objects(
+            deleted = await steps.delete_run_objects(
                 DeleteRunObjectsRequest(
                     selector=run_selector(revision=inp.revision, action="build"),
                     kinds=_BUILD_KINDS,
                     wait_seconds=_CANCEL_WAIT_SECONDS if cancelled else 0.0,
                 )
             )
+            if deleted.remaining:
+                workflow.logger.warning("Still present after the cleanup: %s", ", ".join(deleted.remaining))
             self._set_phase("Done")
 
     async def _create_secrets(self, inp: BuildInput, docker_secret: str, context_secret: str) -> None:

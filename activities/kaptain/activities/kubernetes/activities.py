@@ -52,6 +52,7 @@ Obj = dict[str, Any]
 # Short enough that a silently dropped connection is noticed quickly.
 _WATCH_SECONDS = 60
 _POLL_SECONDS = 0.2
+_RECONNECT_SECONDS = 1.0
 
 
 class KubernetesActivities:
@@ -151,6 +152,10 @@ class KubernetesActivities:
                         if status.differs_from(last):
                             return status
                 except KubeError as err:
+                    if err.status == 0:
+                        # The connection broke: watch again from the same version (still heartbeating).
+                        await asyncio.sleep(_RECONNECT_SECONDS)
+                        continue
                     if err.status != 410:
                         raise api_error(err, ref, "watch") from None
                     # The version expired: read the object again and watch from its new version.

@@ -30,6 +30,8 @@ _IN_CLUSTER_NAMESPACE: Final = Path("/var/run/secrets/kubernetes.io/serviceaccou
 _IRREGULAR_PLURALS: Final[dict[str, str]] = {}
 _CLUSTER_SCOPED: Final = frozenset({"Namespace", "Node", "CustomResourceDefinition"})
 _SHORT_TIMEOUT: Final = 30.0
+# Transport failures (connection refused or reset, timeouts): the server is unreachable for now.
+_TRANSPORT_ERRORS: Final = (OSError, aiohttp.ClientError, TimeoutError)
 
 
 class KubeError(Exception):
@@ -181,24 +183,31 @@ class KubeClient:
         ]
         if name is not None:
             query.append(("fieldSelector", f"metadata.name={name}"))
-        response = await self._api.call_api(
-            self.path(api_version, kind),
-            "GET",
-            query_params=query,
-            header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _request_timeout=aiohttp.ClientTimeout(
-                connect=_SHORT_TIMEOUT,
-                sock_connect=_SHORT_TIMEOUT,
-                sock_read=timeout_seconds + _SHORT_TIMEOUT,
-            ),
-        )
+        try:
+            response = await self._api.call_api(
+                self.path(api_version, kind),
+                "GET",
+                query_params=query,
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=aiohttp.ClientTimeout(
+                    connect=_SHORT_TIMEOUT,
+                    sock_connect=_SHORT_TIMEOUT,
+                    sock_read=timeout_seconds + _SHORT_TIMEOUT,
+                ),
+            )
+        except _TRANSPORT_ERRORS as err:
+            raise _unreachable(err) from err
         try:
             if not 200 <= response.status <= 299:
                 raise _error(response.status, await response.read())
             while True:
-                line = await response.content.readline()
+                try:
+                    line = await response.content.readline()
+                except _TRANSPORT_ERRORS as err:
+                    # The stream broke (server restart, network): the caller re-watches.
+                    raise _unreachable(err) from err
                 if not line:
                     return
                 if not line.strip():
@@ -236,18 +245,21 @@ class KubeClient:
                 _preload_content=False,
                 _request_timeout=_SHORT_TIMEOUT,
             )
-        except OSError as err:
-            # aiohttp's connection errors are OSErrors: report them as an unreachable server.
-            raise KubeError(
-                0, "Unreachable", f"the API server cannot be reached ({type(err).__name__})"
-            ) from err
+        except _TRANSPORT_ERRORS as err:
+            raise _unreachable(err) from err
         try:
             data: bytes = await response.read()
+        except _TRANSPORT_ERRORS as err:
+            raise _unreachable(err) from err
         finally:
             response.release()
         if not 200 <= response.status <= 299:
             raise _error(response.status, data)
         return data
+
+
+def _unreachable(err: BaseException) -> KubeError:
+    return KubeError(0, "Unreachable", f"the API server cannot be reached ({type(err).__name__})")
 
 
 def _error(status: int, data: bytes) -> KubeError:
