@@ -146,11 +146,15 @@ class TrainWorkflow:
         finally:
             self._set_phase("CleaningUp")
             if cleanup_all:
-                await steps.delete_run_objects(
+                deleted = await steps.delete_run_objects(
                     DeleteRunObjectsRequest(
                         selector=selector, kinds=everything, wait_seconds=_CANCEL_WAIT_SECONDS
                     )
                 )
+                if deleted.remaining:
+                    workflow.logger.warning(
+                        "Still present after the cleanup: %s", ", ".join(deleted.remaining)
+                    )
             elif not secrets_deleted:
                 await steps.delete_objects(
                     DeleteObjectsRequest(refs=secrets + ([ref] if inp.force_cleanup else []))
