@@ -218,7 +218,11 @@ class Model:
 
     @property
     def metrics(self) -> dict[str, dict[str, float]] | None:
-        """The metrics of the best trial of the last tuning (a copy), or None."""
+        """The model's metrics (a copy), or None before any training or tuning.
+
+        Each metric maps to statistics: after ``train`` ``{"accuracy": {"latest": 0.98}}`` (the last
+        value the training code recorded); after ``tune`` those of the best trial.
+        """
         return copy.deepcopy(self._metrics)
 
     @property
@@ -248,7 +252,9 @@ class Model:
             ImageBuildException: The build failed; the message ends with the builder's log tail.
         """
         from kaptain.runs.build import build_model  # the run machinery loads on first use
+        from kaptain.runs.console import setup_console
 
+        setup_console()
         return await build_model(self, verbose=verbose)
 
     # The seed API takes these arguments positionally and names the last one `timeout`.
@@ -299,8 +305,10 @@ class Model:
             ImageBuildException: The image build failed.
             WorkloadDeploymentError: The cluster refused the training workload.
         """
+        from kaptain.runs.console import setup_console
         from kaptain.runs.train import train_model  # the run machinery loads on first use
 
+        setup_console()
         outcome = await train_model(
             self,
             hyperparameters=hyperparameters,
@@ -316,10 +324,53 @@ class Model:
             timeout_seconds=timeout,
         )
         if outcome.succeeded:
-            self._revision = outcome.revision
-            self._state = ModelState.TRAINED
-            self._hyperparameters = copy.deepcopy(dict(hyperparameters))
+            self._trained(outcome.revision, hyperparameters, outcome.metrics)
         return outcome.succeeded
+
+    async def attach(self, run_id: str, verbose: bool | None = None) -> bool:
+        """Await a run of this model started earlier, e.g. by a process that has died since.
+
+        The run is awaited as the call that started it would have been (progress display, log
+        lines, exceptions), and the model takes its result: after a successful training run it
+        has the run's revision, the state ``trained``, the hyperparameters the run was given (as
+        the strings the training code received, e.g. ``{"--epochs": "5"}``) and its metrics. A
+        build run changes nothing. Interrupting the wait does not stop the run.
+
+        Args:
+            run_id: The run's id, ``kaptain/<model id>/<action>/<revision>`` (see
+                :func:`kaptain.runs.list_runs` or ``kaptain runs``).
+            verbose: Stream the master pod's log (default: ``KAPTAIN_SDK_VERBOSE``).
+
+        Returns:
+            True if the run succeeded, otherwise False (the reason is logged).
+
+        Raises:
+            ValueError: The run belongs to another model.
+            RunNotFound: There is no such run (:class:`kaptain.runs.RunNotFound`).
+            ImageBuildException: The run's image build failed.
+            KaptainException: The run failed otherwise, or was cancelled or terminated.
+        """
+        from kaptain.runs.reattach import await_run, get_run
+        from kaptain.workflows.specs import TrainResult
+
+        info = await get_run(run_id)
+        if info.model_id != self._id:
+            raise ValueError(f"run {run_id} belongs to model {info.model_id!r}, not {self._id!r}")
+        outcome = await await_run(run_id, verbose=verbose)
+        if outcome.succeeded and isinstance(outcome.result, TrainResult):
+            self._trained(outcome.revision, outcome.result.hyperparameters, outcome.result.metrics)
+        return outcome.succeeded
+
+    def _trained(
+        self, revision: str, hyperparameters: Mapping[str, Any], metrics: Mapping[str, float | str]
+    ) -> None:
+        """Take the result of a successful training run."""
+        self._revision = revision
+        self._state = ModelState.TRAINED
+        self._hyperparameters = copy.deepcopy(dict(hyperparameters))
+        # The shape tuning fills (Katib's statistics per metric); a training run knows the last value.
+        latest = {name: _number(value) for name, value in metrics.items()}
+        self._metrics = {name: {"latest": value} for name, value in latest.items() if value is not None}
 
     def meta(self) -> ModelMeta:
         """An immutable snapshot of the model's current properties.
@@ -360,6 +411,15 @@ class Model:
             f"{type(self).__name__}(id={self._id!r}, name={self._name!r}, version={self._version!r}, "
             f"framework={self._framework.value!r}, revision={self._revision!r}, state={self._state.value!r})"
         )
+
+
+def _number(value: float | str) -> float | None:
+    """A recorded metric as a float; None for text that holds no number (Katib could not use it either)."""
+    try:
+        return float(value)
+    except ValueError:
+        _log.debug("metric value %r is not a number; it is left out of Model.metrics", value)
+        return None
 
 
 def _frozen(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:

@@ -7,6 +7,8 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from kaptain.worker import runs_cli
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kaptain", description="Durable ML model lifecycle engine")
@@ -36,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     _stack_options(dev)
     demo = sub.add_parser("demo", help="run the examples/digits lifecycle on the embedded default")
     _stack_options(demo)
+    runs_cli.add_parser(sub)
     return parser
 
 
@@ -81,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "dev":
             return asyncio.run(run_dev(stack))
         return asyncio.run(run_demo(stack, example=EXAMPLES / "digits"))
+    if args.command == "runs":
+        runs_cli.main(args)
     return 2
 
 
