@@ -58,7 +58,13 @@ def write_project(directory: Path, *, trainer: str = TRAINER) -> Path:
 
 
 def default_model(
-    project: Path, *, model_id: str, image_name: str = "kaptain/e2e:v1", **config: object
+    project: Path,
+    *,
+    model_id: str,
+    image_name: str = "kaptain/e2e:v1",
+    framework: str = "pytorch",
+    base_image: str = "python:3.11",
+    **config: object,
 ) -> Model:
     """A model on the default configuration (the embedded cluster of ``$KAPTAIN_HOME``).
 
@@ -66,6 +72,8 @@ def default_model(
         project: The model's files.
         model_id: Its id.
         image_name: Its image.
+        framework: Its framework.
+        base_image: The image it is built from.
         config: `Config` attributes to change (``storage_config_provider``, ...).
     """
     settings = Config.default()
@@ -77,11 +85,11 @@ def default_model(
         name="MNIST",
         description="digits",
         version="0.0.1",
-        framework="pytorch",
+        framework=framework,
         framework_version="2.13.0",
         main_file="trainer.py",
         image_name=image_name,
-        base_image="python:3.11",
+        base_image=base_image,
         extra_files=["helpers.py", "data"],
         config=settings,
     )

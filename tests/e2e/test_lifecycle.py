@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kaptain.exceptions import InvalidModelProperty
+from kaptain.exceptions import ImageBuildException, InvalidModelProperty
 from kaptain.model.resources import Resources
 from kaptain.model.states import ModelState
 from kaptain.platform.config.s3 import S3ConfigurationProvider
@@ -76,6 +76,35 @@ async def test_build_then_train_a_distributed_pytorch_model(
     left = await _objects(stack, "e2e.basic")
     assert [o for o in left if o.startswith("Secret/")] == []
     assert f"PyTorchJob/mnist-pytorchjob-{model.revision[:8]}" in left
+
+
+@pytest.mark.parametrize(("framework", "kind"), [("tensorflow", "TFJob"), ("sklearn", "Job")])
+async def test_other_frameworks_train_as_their_kind(
+    stack: Stack, tmp_path: Path, framework: str, kind: str
+) -> None:
+    model_id = f"e2e/{framework}"
+    model = default_model(write_project(tmp_path / "project"), model_id=model_id, framework=framework)
+    assert await model.train({"--epochs": 2}, workers=2 if kind == "TFJob" else 1) is True
+    api_version = "batch/v1" if kind == "Job" else "kubeflow.org/v1"
+    job = await stack.kube.get(api_version, kind, f"mnist-{kind.lower()}-{model.revision[:8]}")
+    assert job["metadata"]["labels"][MODEL_ID_LABEL] == model_id.replace("/", ".")
+    trained = _trained(stack, model_id, model.revision)
+    assert json.loads((trained / "model.json").read_text())["epochs"] == 2
+    assert json.loads((trained / "metrics.json").read_text())["metrics"]["accuracy"] == pytest.approx(0.7)
+
+
+async def test_a_failing_build_raises_with_the_builders_log(stack: Stack, tmp_path: Path) -> None:
+    model = default_model(
+        write_project(tmp_path / "project"),
+        model_id="e2e/badbuild",
+        image_name="kaptain/e2e-bad:v1",
+        base_image="localhost/kaptain-test/no-such-base:1",
+    )
+    with pytest.raises(ImageBuildException) as err:
+        await model.build()
+    assert "no-such-base" in str(err.value)
+    assert "/kaniko exited with" in str(err.value)
+    assert await _objects(stack, "e2e.badbuild") == []
 
 
 async def test_s3_storage_and_no_credentials_in_history(
