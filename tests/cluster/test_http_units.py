@@ -14,8 +14,9 @@ from kaptain.cluster.apiserver.errors import ApiError
 from kaptain.cluster.apiserver.interface import WatchEvent
 from kaptain.cluster.apiserver.jsonpath import JsonPathError, compile_path
 from kaptain.cluster.apiserver.paths import Discovery, ResourcePath, parse
+from kaptain.cluster.apiserver.printers import human_duration
 from kaptain.cluster.apiserver.resources import PrinterColumn, ResourceRegistry, ResourceType
-from kaptain.cluster.apiserver.tables import check_include_object, human_duration, table
+from kaptain.cluster.apiserver.tables import check_include_object, table
 from kaptain.cluster.apiserver.watchstream import EventEncodings
 
 PYTORCHJOBS = ResourceType(

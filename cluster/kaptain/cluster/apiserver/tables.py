@@ -15,6 +15,7 @@ from typing import Any
 
 from kaptain.cluster.apiserver.errors import ApiError
 from kaptain.cluster.apiserver.jsonpath import JsonPathError, compile_path, format_value
+from kaptain.cluster.apiserver.printers import human_duration, parse_time
 from kaptain.cluster.apiserver.resources import PrinterColumn, ResourceType
 
 Object = dict[str, Any]
@@ -215,59 +216,3 @@ def _date_cell(value: Any, now: datetime.datetime) -> Any:
     if when is None:
         return "<invalid>"
     return human_duration((now - when).total_seconds())
-
-
-def parse_time(value: str) -> datetime.datetime | None:
-    """Parses an RFC 3339 timestamp.
-
-    Args:
-        value: E.g. "2024-05-01T10:00:00Z".
-
-    Returns:
-        An aware datetime, or `None` when malformed.
-    """
-    try:
-        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
-
-
-def human_duration(seconds: float) -> str:
-    """Formats a duration as Kubernetes' `duration.HumanDuration` does ("45s", "3m20s", "5d4h").
-
-    Args:
-        seconds: The duration.
-
-    Returns:
-        The short form.
-    """
-    whole = int(seconds)
-    if whole < -1:
-        return "<invalid>"
-    if whole < 0:
-        return "0s"
-    if whole < 120:
-        return f"{whole}s"
-    minutes = whole // 60
-    if minutes < 10:
-        rest = whole % 60
-        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = whole // 3600
-    if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h{rest}m" if rest else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    days = hours // 24
-    if hours < 24 * 8:
-        rest = hours % 24
-        return f"{days}d{rest}h" if rest else f"{days}d"
-    if hours < 24 * 365 * 2:
-        return f"{days}d"
-    if hours < 24 * 365 * 8:
-        rest = days % 365
-        return f"{days // 365}y{rest}d" if rest else f"{days // 365}y"
-    return f"{days // 365}y"
