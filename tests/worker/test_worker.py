@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from kaptain.worker.worker import ensure_search_attributes
 from kaptain.workflows import search_attributes
 from tests.cluster.conftest import start_cluster
-from tests.conftest import venv_bin
+from tests.conftest import free_port, venv_bin
 
 
 async def _pollers(client: Client, queue: str) -> int:
@@ -89,3 +89,30 @@ def test_kaptain_worker_is_a_subcommand() -> None:
 
     args = _parser().parse_args(["worker", "--task-queue", "q", "--kubeconfig", "/k"])
     assert (args.command, args.task_queue, args.kubeconfig) == ("worker", "q", "/k")
+
+
+async def _run_worker_process(env: dict[str, str]) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        venv_bin("kaptain"),
+        "worker",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode()
+
+
+async def test_worker_explains_what_it_cannot_reach(tmp_path: Path) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "TEMPORAL_", "KAPTAIN_"))}
+    base.update({"HOME": str(tmp_path / "home"), "KAPTAIN_HOME": str(tmp_path / "kaptain")})
+    code, output = await _run_worker_process(base)
+    assert code == 1 and "no Kubernetes configuration" in output, output
+
+    async with start_cluster(tmp_path / "cluster") as cluster:
+        unreachable = f"127.0.0.1:{free_port()}"
+        code, output = await _run_worker_process(
+            {**base, "KUBECONFIG": str(cluster.kubeconfig), "TEMPORAL_ADDRESS": unreachable}
+        )
+    assert code == 1 and f"cannot reach Temporal at {unreachable}" in output, output

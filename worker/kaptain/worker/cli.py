@@ -65,11 +65,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         import logging
         from pathlib import Path
 
-        from kaptain.worker.worker import run_worker
+        from kaptain.exceptions import KaptainException
+        from kaptain.worker.worker import WorkerConfigError, run_worker
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         kubeconfig = Path(args.kubeconfig).expanduser() if args.kubeconfig else None
-        asyncio.run(run_worker(kubeconfig=kubeconfig, queue=args.task_queue))
+        try:
+            asyncio.run(run_worker(kubeconfig=kubeconfig, queue=args.task_queue))
+        except (WorkerConfigError, KaptainException) as err:
+            print(f"kaptain worker: {err}", file=sys.stderr)
+            return 1
         return 0
     if args.command in ("dev", "demo"):
         from kaptain.worker.dev import DevStack

@@ -55,6 +55,10 @@ WORKFLOWS: Final = (BuildWorkflow, TrainWorkflow)
 GRACEFUL_SHUTDOWN: Final = timedelta(seconds=10)
 
 
+class WorkerConfigError(RuntimeError):
+    """The worker cannot find what it needs to connect to (Kubernetes, Temporal)."""
+
+
 @dataclass
 class Activities:
     """The activity objects of one worker, with what they hold open."""
@@ -102,9 +106,18 @@ async def open_activities(
     Args:
         kubeconfig: The kubeconfig (default: `kubeconfig_path`).
         sealer: Opens sealed credentials (default: the data dir's key, as the SDK's).
+
+    Raises:
+        WorkerConfigError: There is no kubeconfig and the worker does not run in a cluster.
     """
     seal = sealer if sealer is not None else Sealer.load(data_dir())
-    kube = await KubeClient.connect(kubeconfig=kubeconfig if kubeconfig is not None else kubeconfig_path())
+    config = kubeconfig if kubeconfig is not None else kubeconfig_path()
+    if config is None and not os.environ.get("KUBERNETES_SERVICE_HOST"):
+        raise WorkerConfigError(
+            "no Kubernetes configuration: set KUBECONFIG, start the embedded cluster "
+            "(`kaptain cluster serve` writes <data dir>/kubeconfig), or run the worker inside a cluster"
+        )
+    kube = await KubeClient.connect(kubeconfig=config)
     activities = Activities(
         KubernetesActivities(kube, seal), StorageActivities(seal), RegistryActivities(seal)
     )
@@ -151,14 +164,19 @@ async def ensure_search_attributes(client: Client) -> None:
 
 
 async def run_worker(*, kubeconfig: Path | None = None, queue: str | None = None) -> None:
-    """Run a worker until SIGINT or SIGTERM, then shut it down gracefully."""
-    client = await connect()
-    await ensure_search_attributes(client)
+    """Run a worker until SIGINT or SIGTERM, then shut it down gracefully.
+
+    Raises:
+        WorkerConfigError: No Kubernetes configuration was found.
+        KaptainException: Temporal cannot be reached.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with open_activities(kubeconfig=kubeconfig) as activities:
+        client = await connect()
+        await ensure_search_attributes(client)
         worker = create_worker(client, activities, queue=queue)
         async with worker:
             _log.info(
