@@ -103,9 +103,13 @@ class ProgressSnapshot:
 
     @property
     def elapsed_seconds(self) -> float:
-        """Seconds since the run started (0 before the first answer)."""
+        """Seconds since the run started (0 before the first answer); for a finished run, how long it took."""
         if self.progress is None:
             return 0.0
+        if self.progress.phase == "Done":
+            # The workflow's clock stopped at its last step, which is when it finished; a run
+            # re-attached long after would otherwise show the time since it started.
+            return self.progress.elapsed_seconds
         now = self.now or datetime.now(UTC)
         return max(0.0, (now - self.progress.started_at).total_seconds())
 
