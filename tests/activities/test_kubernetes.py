@@ -20,7 +20,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from kaptain.activities.kubernetes.activities import KubernetesActivities
+from kaptain.activities.kubernetes.activities import WORKER_SHUTDOWN, KubernetesActivities
 from kaptain.activities.kubernetes.client import KubeClient
 from kaptain.workflows.errors import OBJECT_CONFLICT, SECRETS_UNREADABLE, WORKLOAD_DEPLOYMENT_FAILED
 from kaptain.workflows.manifests.training import training_manifest
@@ -294,3 +294,22 @@ async def test_watch_survives_an_api_server_restart(tmp_path: Path) -> None:
         assert status.phase == "Running" and status.uid == created.uid
     finally:
         await client.close()
+
+
+async def test_watch_gives_way_when_its_worker_shuts_down(setup: _Setup) -> None:
+    env = _env()
+    created = await env.run(
+        setup.activities.create_object, CreateObjectRequest(manifest=_job(uuid.uuid4().hex))
+    )
+    beats: list[Any] = []
+    env.on_heartbeat = beats.append
+    watching = asyncio.create_task(
+        env.run(setup.activities.watch_object, WatchRequest(ref=created.ref, last=created))
+    )
+    await asyncio.sleep(0.5)
+    env.worker_shutdown()
+    with pytest.raises(ApplicationError) as err:
+        await asyncio.wait_for(watching, 5)
+    assert err.value.type == WORKER_SHUTDOWN and not err.value.non_retryable
+    # What it heartbeated lets the next attempt resume where this one was.
+    assert beats[-1] == {"resource_version": created.resource_version}

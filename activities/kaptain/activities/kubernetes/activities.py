@@ -11,10 +11,10 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from kaptain.activities.kubernetes.client import KubeClient, KubeError
 from kaptain.activities.kubernetes.errors import api_error
@@ -44,7 +44,10 @@ from kaptain.workflows.objects import (
 )
 from kaptain.workflows.sealed import Sealer, UnsealError
 
-__all__ = ["KubernetesActivities"]
+__all__ = ["WORKER_SHUTDOWN", "KubernetesActivities"]
+
+WORKER_SHUTDOWN: Final = "WorkerShutdown"
+"""Type of the (retried) failure of a watch interrupted by its worker's shutdown."""
 
 Obj = dict[str, Any]
 
@@ -119,51 +122,76 @@ class KubernetesActivities:
 
         Heartbeats `WatchProgress` (the last resourceVersion seen), so a retried attempt resumes
         the watch where the failed one was; on 410 Gone it re-reads the object and goes on.
+
+        Raises:
+            ApplicationError: ``WorkerShutdown`` (retried) when this worker stops: the watch
+                resumes at once on another worker instead of holding up the shutdown.
         """
-        ref, last = request.ref, request.last
         details = activity.info().heartbeat_details
         # Heartbeat details come back as plain dicts (they are decoded without type hints).
         progress = WatchProgress.model_validate(details[0]) if details else WatchProgress()
         async with _heartbeating(progress) as beat:
-            version = progress.resource_version
-            if version is None:
+            watching = asyncio.create_task(self._watch(request, progress.resource_version, beat))
+            shutdown = asyncio.create_task(activity.wait_for_worker_shutdown())
+            try:
+                await asyncio.wait({watching, shutdown}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (watching, shutdown):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            if watching.done() and not watching.cancelled():
+                return watching.result()
+        # BENIGN: an expected hand-over, logged at DEBUG rather than as a failure.
+        raise ApplicationError(
+            "the worker is shutting down: the watch resumes on another worker",
+            type=WORKER_SHUTDOWN,
+            category=ApplicationErrorCategory.BENIGN,
+        )
+
+    async def _watch(
+        self, request: WatchRequest, version: str | None, beat: Callable[[str], None]
+    ) -> ObjectStatus:
+        ref, last = request.ref, request.last
+        if version is None:
+            current = await self._current(ref, last)
+            if current.differs_from(last) or not current.exists:
+                return current
+            version = current.resource_version or "0"
+            beat(version)
+        while True:
+            try:
+                async for event in self._client.watch(
+                    ref.api_version,
+                    ref.kind,
+                    resource_version=version,
+                    name=ref.name,
+                    timeout_seconds=_WATCH_SECONDS,
+                ):
+                    version = str((event.object.get("metadata") or {}).get("resourceVersion") or version)
+                    beat(version)
+                    if event.type == "BOOKMARK":
+                        continue
+                    status = (
+                        deleted(ref, last, version)
+                        if event.type == "DELETED"
+                        else summarize(ref, event.object)
+                    )
+                    if status.differs_from(last):
+                        return status
+            except KubeError as err:
+                if err.status == 0:
+                    # The connection broke: watch again from the same version (still heartbeating).
+                    await asyncio.sleep(_RECONNECT_SECONDS)
+                    continue
+                if err.status != 410:
+                    raise api_error(err, ref, "watch") from None
+                # The version expired: read the object again and watch from its new version.
                 current = await self._current(ref, last)
                 if current.differs_from(last) or not current.exists:
                     return current
                 version = current.resource_version or "0"
                 beat(version)
-            while True:
-                try:
-                    async for event in self._client.watch(
-                        ref.api_version,
-                        ref.kind,
-                        resource_version=version,
-                        name=ref.name,
-                        timeout_seconds=_WATCH_SECONDS,
-                    ):
-                        version = str((event.object.get("metadata") or {}).get("resourceVersion") or version)
-                        beat(version)
-                        if event.type == "BOOKMARK":
-                            continue
-                        if event.type == "DELETED":
-                            status = deleted(ref, last, version)
-                        else:
-                            status = summarize(ref, event.object)
-                        if status.differs_from(last):
-                            return status
-                except KubeError as err:
-                    if err.status == 0:
-                        # The connection broke: watch again from the same version (still heartbeating).
-                        await asyncio.sleep(_RECONNECT_SECONDS)
-                        continue
-                    if err.status != 410:
-                        raise api_error(err, ref, "watch") from None
-                    # The version expired: read the object again and watch from its new version.
-                    current = await self._current(ref, last)
-                    if current.differs_from(last) or not current.exists:
-                        return current
-                    version = current.resource_version or "0"
-                    beat(version)
 
     @activity.defn(name=DELETE_OBJECTS)
     async def delete_objects(self, request: DeleteObjectsRequest) -> DeletedObjects:
