@@ -127,10 +127,11 @@ class ProgressSnapshot:
                 current.pods_failed,
             )
         )
-        return (self.phase, self.build.phase if self.build else None, counts, self._unanswered)
+        return (self.phase, self.build.phase if self.build else None, counts, self.worker_silent)
 
     @property
-    def _unanswered(self) -> bool:
+    def worker_silent(self) -> bool:
+        """Whether queries have gone unanswered long enough to say so (the worker is probably down)."""
         return self.unanswered_seconds >= _UNANSWERED_NOTICE_SECONDS
 
 
@@ -157,7 +158,7 @@ def _parts(snapshot: ProgressSnapshot) -> list[str]:
             f"pods {current.pods_ready} ready, {current.pods_running} running, {finished} finished{failed}"
         )
     parts.append(format_elapsed(snapshot.elapsed_seconds))
-    if snapshot._unanswered:
+    if snapshot.worker_silent:
         parts.append(f"no worker answering for {format_elapsed(snapshot.unanswered_seconds)}")
     return parts
 
