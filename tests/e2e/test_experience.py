@@ -387,3 +387,29 @@ async def test_unknown_runs_and_other_models_runs_are_refused(stack: Stack, tmp_
     stranger = default_model(write_project(tmp_path / "project"), model_id="e2e/stranger")
     with pytest.raises(ValueError, match="belongs to model"):
         await stranger.attach(other[0].run_id)
+
+
+async def test_the_display_says_when_no_worker_answers_and_the_run_goes_on(
+    stack: Stack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kaptain-log")
+    model = default_model(write_project(tmp_path / "project"), model_id="e2e/silent")
+    call = asyncio.create_task(model.train({"--epochs": 1}, args={"--sleep": 12}, workers=2, verbose=True))
+    await playbook.eventually(
+        lambda: _training_pods_running(stack, "e2e.silent"), within=90, what="training pods running"
+    )
+    await stack.kill_worker()
+    try:
+        await playbook.eventually(
+            lambda: _said(caplog, "train e2e/silent: ", "| no worker answering for"),
+            within=30,
+            what="the display saying no worker answers",
+        )
+    finally:
+        await stack.start_worker()
+    assert await asyncio.wait_for(call, 120) is True
+    assert model.state is ModelState.TRAINED
+
+
+async def _said(caplog: pytest.LogCaptureFixture, start: str, part: str) -> bool:
+    return any(r.getMessage().startswith(start) and part in r.getMessage() for r in caplog.records)
