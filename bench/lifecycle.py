@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
 import statistics
@@ -141,8 +142,9 @@ async def _train_once(model: Model, kube: KubeClient, sleep: float) -> tuple[flo
 
 
 def _percentile(values: list[float], q: float) -> float:
+    """The nearest-rank percentile (with 10 values, p95 and p99 are the largest)."""
     ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
+    return ordered[max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
 def _row(name: str, values: list[float], unit: str = "ms", target: str = "") -> str:
