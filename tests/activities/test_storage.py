@@ -132,6 +132,7 @@ async def test_uris_outside_the_storage_are_refused(store: _Store, sealer: Seale
     for request in (
         PrefixRequest(storage=store.spec, uri=outside),
         PrefixRequest(storage=store.spec, uri=store.spec.base_uri + "-sibling/x"),
+        PrefixRequest(storage=store.spec, uri=store.spec.base_uri + "/dev/../../escape"),
     ):
         with pytest.raises(ApplicationError) as err:
             await env.run(activities.delete_prefix, request)
