@@ -130,7 +130,9 @@ class StorageActivities:
 
     def _check(self, spec: StorageSpec, uri: str) -> None:
         base = spec.base_uri.rstrip("/")
-        if uri.rstrip("/") != base and not uri.startswith(base + "/"):
+        inside = uri.rstrip("/") == base or uri.startswith(base + "/")
+        # `..` would leave the base directory of file:// storage.
+        if not inside or ".." in uri[len(base) :].split("/"):
             raise ApplicationError(
                 f"{uri} is outside the model storage {base}", type=INVALID_SPEC, non_retryable=True
             )
