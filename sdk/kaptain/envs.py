@@ -28,6 +28,11 @@ Flags are true when the variable is ``true``, ``yes``, ``y`` or ``1`` in any cas
 otherwise. Setting a flag writes ``true`` or ``false``; setting the TTL to None removes the
 variable. Resource values must be Kubernetes quantities, and the TTL a non-negative integer:
 invalid values are refused on assignment and reported (naming the variable) when read.
+
+Two further variables are read by the SDK's run machinery but have no attribute here:
+``KAPTAIN_SDK_PROGRESS`` (``false`` hides the live progress display, ``true`` forces plain
+progress lines where there is no terminal or notebook) and ``KAPTAIN_KUBE_CONTEXT`` (the
+kubeconfig context used to stream pod logs; default: the current context).
 """
 
 from __future__ import annotations
