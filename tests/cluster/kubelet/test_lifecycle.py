@@ -66,7 +66,9 @@ async def test_always_restarts_even_after_success_and_never_does_not(node: Node)
 
 async def test_active_deadline_fails_the_pod_and_kills_containers(node: Node) -> None:
     code = "import os; print(os.getpid(), flush=True); import time; time.sleep(100)"
-    await create(node.core, pod_manifest("late", python_container("main", code), activeDeadlineSeconds=1))
+    # The deadline counts from the pod's start, which includes copying the rootfs: leave room for a
+    # loaded machine so that the container is running before it expires.
+    await create(node.core, pod_manifest("late", python_container("main", code), activeDeadlineSeconds=4))
     await wait_phase(node.core, "late", "Running")
     pid = int(await first_line(node.kubelet, "late"))
     pod = await wait_phase(node.core, "late", "Failed", "Succeeded", within=20)
@@ -120,8 +122,12 @@ async def test_graceful_delete_sigterm_then_sigkill_and_pod_removed(node: Node, 
     assert elapsed >= 1.9, elapsed
     assert await wait_pid_gone_async(polite_pid)
     assert await wait_pid_gone_async(stubborn_pid)
-    for _ in range(100):
-        if not any(p.name.startswith("default_polite_") for p in (node.data_dir / "pods").iterdir()):
+    # The pod directories go after the objects (the kubelet removes them once the pods are gone).
+    for _ in range(200):
+        if not any(
+            p.name.startswith(("default_polite_", "default_stubborn_"))
+            for p in (node.data_dir / "pods").iterdir()
+        ):
             break
         await asyncio.sleep(0.05)
     assert not any(
