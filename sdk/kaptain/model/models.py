@@ -362,12 +362,12 @@ class Model:
         return outcome.succeeded
 
     def _trained(
-        self, revision: str, hyperparameters: Mapping[str, Any], metrics: Mapping[str, float | str]
+        self, revision: str, hyperparameters: Mapping[str, Any] | None, metrics: Mapping[str, float | str]
     ) -> None:
         """Take the result of a successful training run."""
         self._revision = revision
         self._state = ModelState.TRAINED
-        self._hyperparameters = copy.deepcopy(dict(hyperparameters))
+        self._hyperparameters = copy.deepcopy(dict(hyperparameters or {}))
         # The shape tuning fills (Katib's statistics per metric); a training run knows the last value.
         latest = {name: _number(value) for name, value in metrics.items()}
         self._metrics = {name: {"latest": value} for name, value in latest.items() if value is not None}

@@ -14,6 +14,16 @@ from __future__ import annotations
 
 from typing import Final
 
+# The label keys are part of the workflows' contract (they label what the activities create);
+# they are defined there once and re-exported here for SDK users and `kaptain.utils`.
+from kaptain.workflows.names import (
+    ACTION_LABEL,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    MODEL_ID_LABEL,
+    REVISION_LABEL,
+)
+
 __all__ = [
     "ACTIONS",
     "ACTION_LABEL",
@@ -26,21 +36,6 @@ __all__ = [
     "REVISION_LABEL",
     "SECRET_KIND",
 ]
-
-MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
-"""The standard Kubernetes label naming the tool that manages an object."""
-
-MANAGED_BY_VALUE: Final = "kaptain"
-"""The value of :data:`MANAGED_BY_LABEL` on everything Kaptain creates."""
-
-MODEL_ID_LABEL: Final = "kaptain.io/model-id"
-"""The label holding the model id the object was created for."""
-
-REVISION_LABEL: Final = "kaptain.io/revision"
-"""The label holding the revision (32 hex digits) of the action that created the object."""
-
-ACTION_LABEL: Final = "kaptain.io/action"
-"""The label holding the action that created the object (see :data:`ACTIONS`)."""
 
 ACTIONS: Final = ("build", "train", "tune", "deploy", "canary")
 """The values :data:`ACTION_LABEL` takes."""

@@ -24,16 +24,28 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
+from temporalio.common import SearchAttributeIndexedValueType
 
+from kaptain.runs.client import DEFAULT_TASK_QUEUE
 from kaptain.worker.processes import ChildProcess, pid_alive
+from kaptain.workflows import search_attributes
 
-TASK_QUEUE = "kaptain"
+# How `temporal server start-dev --search-attribute NAME=TYPE` spells each type.
+_CLI_TYPES = {
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.TEXT: "Text",
+    SearchAttributeIndexedValueType.INT: "Int",
+    SearchAttributeIndexedValueType.DOUBLE: "Double",
+    SearchAttributeIndexedValueType.BOOL: "Bool",
+    SearchAttributeIndexedValueType.DATETIME: "Datetime",
+    SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
+}
+
+TASK_QUEUE = DEFAULT_TASK_QUEUE
 NAMESPACE = "default"
 # Registered at server start so the UI can filter runs by model, action and revision.
-SEARCH_ATTRIBUTES: Sequence[tuple[str, str]] = (
-    ("KaptainModelId", "Keyword"),
-    ("KaptainAction", "Keyword"),
-    ("KaptainRevision", "Keyword"),
+SEARCH_ATTRIBUTES: Sequence[tuple[str, str]] = tuple(
+    (key.name, _CLI_TYPES[key.indexed_value_type]) for key in search_attributes.ALL
 )
 _STARTUP_TIMEOUT = timedelta(seconds=90)
 
