@@ -185,6 +185,12 @@ GENERATION_KINDS: frozenset[tuple[str, str]] = frozenset(
 # Namespaces the server creates at start and refuses to delete, as Kubernetes does.
 SYSTEM_NAMESPACES: tuple[str, ...] = ("default", "kube-system", "kube-public")
 
+# The labels that tie a Job's pods to it: the strategy generates them, validation requires them.
+JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+LEGACY_JOB_UID_LABEL = "controller-uid"
+LEGACY_JOB_NAME_LABEL = "job-name"
+
 
 def builtin_registry() -> ResourceRegistry:
     """Returns a registry holding the built-in kinds (CRD-defined kinds are added by the core)."""

@@ -11,7 +11,13 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kaptain.cluster.apiserver.builtin import GENERATION_KINDS
+from kaptain.cluster.apiserver.builtin import (
+    GENERATION_KINDS,
+    JOB_NAME_LABEL,
+    JOB_UID_LABEL,
+    LEGACY_JOB_NAME_LABEL,
+    LEGACY_JOB_UID_LABEL,
+)
 from kaptain.cluster.apiserver.resources import ResourceType
 from kaptain.cluster.apiserver.validation import normalize_secret
 
@@ -21,10 +27,6 @@ Object = dict[str, Any]
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 NAME_SUFFIX_LENGTH = 5
 
-JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
-JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
-LEGACY_JOB_UID_LABEL = "controller-uid"
-LEGACY_JOB_NAME_LABEL = "job-name"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 NAMESPACE_FINALIZER = "kubernetes"
 

@@ -17,7 +17,6 @@ from kaptain.cluster.apiserver.builtin_validation import (
     name_rule_for,
     normalize_secret,
     validate_builtin,
-    validate_pod_spec,
 )
 from kaptain.cluster.apiserver.meta_validation import (
     NAME_RULES,
@@ -39,6 +38,7 @@ from kaptain.cluster.apiserver.names import (
     is_valid_label_value,
     is_valid_path_segment_name,
 )
+from kaptain.cluster.apiserver.pod_validation import validate_pod_spec
 
 __all__ = [
     "BUILTIN_KINDS",
