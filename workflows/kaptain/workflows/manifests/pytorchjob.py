@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kaptain.workflows.manifests.pod import Manifest, object_meta
+from kaptain.workflows.manifests.kubeflow import kubeflow_job_manifest
+from kaptain.workflows.manifests.pod import Manifest
 
 __all__ = ["CONTAINER_NAME", "pytorchjob_manifest"]
 
@@ -32,16 +33,18 @@ def pytorchjob_manifest(
         template: The pod template shared by all replicas (container named ``pytorch``).
         workers: Total number of processes (at least 1).
         ttl_seconds_after_finished: Let the operator delete the finished job after this long.
+
+    Returns:
+        The manifest.
     """
-    replicas: Manifest = {"Master": {"replicas": 1, "restartPolicy": "Never", "template": template}}
-    if workers > 1:
-        replicas["Worker"] = {"replicas": workers - 1, "restartPolicy": "Never", "template": template}
-    run_policy: Manifest = {"cleanPodPolicy": "None"}
-    if ttl_seconds_after_finished is not None:
-        run_policy["ttlSecondsAfterFinished"] = ttl_seconds_after_finished
-    return {
-        "apiVersion": "kubeflow.org/v1",
-        "kind": "PyTorchJob",
-        "metadata": object_meta(name, labels, annotations),
-        "spec": {"runPolicy": run_policy, "pytorchReplicaSpecs": replicas},
-    }
+    return kubeflow_job_manifest(
+        kind="PyTorchJob",
+        leader="Master",
+        replica_specs_field="pytorchReplicaSpecs",
+        name=name,
+        labels=labels,
+        annotations=annotations,
+        template=template,
+        workers=workers,
+        ttl_seconds_after_finished=ttl_seconds_after_finished,
+    )
