@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from kaptain.workflows.registry import CHECKSUM_LABEL, ImageQuery
     from kaptain.workflows.specs import BuildInput, BuildResult, RunProgress
     from kaptain.workflows.storage import PrefixRequest, contexts_prefix
-    from kaptain.workflows.tracking import watch_until_terminal
+    from kaptain.workflows.tracking import watch_until_terminal, with_status
 
 __all__ = ["BuildWorkflow"]
 
@@ -168,16 +168,7 @@ class BuildWorkflow:
         await asyncio.gather(*creating)
 
     def _on_status(self, status: ObjectStatus) -> None:
-        self._progress = self._progress.model_copy(
-            update={
-                "phase": status.phase,
-                "pods_ready": status.ready,
-                "pods_running": status.active,
-                "pods_succeeded": status.succeeded,
-                "pods_failed": status.failed,
-                "reason": status.message,
-            }
-        )
+        self._progress = with_status(self._progress, status)
         workflow.set_current_details(f"build {status.ref.name}: {status.phase}")
 
     def _set_phase(self, phase: str, *, reason: str | None = None) -> None:

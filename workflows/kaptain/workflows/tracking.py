@@ -16,8 +16,9 @@ from temporalio import workflow
 
 from kaptain.workflows import steps
 from kaptain.workflows.objects import ObjectStatus, WatchRequest
+from kaptain.workflows.specs import RunProgress
 
-__all__ = ["remaining", "watch_until_terminal"]
+__all__ = ["remaining", "watch_until_terminal", "with_status"]
 
 
 def remaining(deadline: datetime | None) -> timedelta | None:
@@ -25,6 +26,28 @@ def remaining(deadline: datetime | None) -> timedelta | None:
     if deadline is None:
         return None
     return max(deadline - workflow.now(), timedelta())
+
+
+def with_status(progress: RunProgress, status: ObjectStatus) -> RunProgress:
+    """The run's progress updated with its workload's latest status.
+
+    Args:
+        progress: The progress so far.
+        status: The workload's status, as the watch returned it.
+
+    Returns:
+        A copy with the phase, pod counts and reason of ``status``.
+    """
+    return progress.model_copy(
+        update={
+            "phase": status.phase,
+            "pods_ready": status.ready,
+            "pods_running": status.active,
+            "pods_succeeded": status.succeeded,
+            "pods_failed": status.failed,
+            "reason": status.message,
+        }
+    )
 
 
 async def watch_until_terminal(

@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from kaptain.workflows.search_attributes import run_search_attributes
     from kaptain.workflows.specs import BuildResult, RunProgress, TrainInput, TrainResult, TrainStatus
     from kaptain.workflows.storage import Metrics, MetricsRequest, metrics_uri, trained_uri
-    from kaptain.workflows.tracking import remaining, watch_until_terminal
+    from kaptain.workflows.tracking import remaining, watch_until_terminal, with_status
 
 __all__ = ["TrainWorkflow"]
 
@@ -242,16 +242,7 @@ class TrainWorkflow:
         )
 
     def _on_status(self, status: ObjectStatus) -> None:
-        self._progress = self._progress.model_copy(
-            update={
-                "phase": status.phase,
-                "pods_ready": status.ready,
-                "pods_running": status.active,
-                "pods_succeeded": status.succeeded,
-                "pods_failed": status.failed,
-                "reason": status.message,
-            }
-        )
+        self._progress = with_status(self._progress, status)
         workflow.set_current_details(f"{status.ref.kind} {status.ref.name}: {status.phase}")
 
     def _set_phase(self, phase: str) -> None:
