@@ -152,43 +152,17 @@ class RunningCluster:
     def core(self) -> Core:
         return self.server.core
 
-    def _kubectl_argv(self, args: tuple[str, ...]) -> list[str]:
-        # A cache dir per data dir: kubectl's discovery cache is keyed by host:port, and ports are reused.
-        return [
-            venv_bin("kubectl"),
-            f"--kubeconfig={self.kubeconfig}",
-            f"--cache-dir={self.data_dir / 'kubectl-cache'}",
-            "--request-timeout=30s",
-            *args,
-        ]
-
     async def kubectl(
         self, *args: str, stdin: str | None = None, within: float = KUBECTL_TIMEOUT
     ) -> KubectlResult:
         """Runs kubectl to completion (killed after `within` seconds); does not check the exit code."""
-        process = await asyncio.create_subprocess_exec(
-            *self._kubectl_argv(args),
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=_kubectl_env(self.data_dir),
-        )
-        try:
-            out, err = await asyncio.wait_for(
-                process.communicate(stdin.encode() if stdin is not None else None), within
-            )
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-            raise AssertionError(f"kubectl {' '.join(args)} did not finish within {within}s") from None
-        assert process.returncode is not None
-        return KubectlResult(args, process.returncode, out.decode(), err.decode())
+        return await run_kubectl(self.kubeconfig, self.data_dir, args, stdin=stdin, within=within)
 
     @asynccontextmanager
     async def kubectl_background(self, *args: str) -> AsyncIterator[BackgroundKubectl]:
         """Runs a long-lived kubectl (e.g. `get -w`); it is terminated when the block exits."""
         process = await asyncio.create_subprocess_exec(
-            *self._kubectl_argv(args),
+            *_kubectl_argv(self.kubeconfig, self.data_dir, args),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -232,11 +206,61 @@ class RunningCluster:
             await api.close()
 
 
-def _kubectl_env(data_dir: Path) -> dict[str, str]:
+def _kubectl_argv(kubeconfig: Path, state_dir: Path, args: tuple[str, ...]) -> list[str]:
+    # A cache dir per cluster: kubectl's discovery cache is keyed by host:port, and ports are reused.
+    return [
+        venv_bin("kubectl"),
+        f"--kubeconfig={kubeconfig}",
+        f"--cache-dir={state_dir / 'kubectl-cache'}",
+        "--request-timeout=30s",
+        *args,
+    ]
+
+
+def _kubectl_env(state_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
     # kubectl keeps state under $HOME (plugins, http cache): keep it out of the real home.
-    env["HOME"] = str(data_dir / "kubectl-home")
+    env["HOME"] = str(state_dir / "kubectl-home")
     return env
+
+
+async def run_kubectl(
+    kubeconfig: Path,
+    state_dir: Path,
+    args: tuple[str, ...],
+    *,
+    stdin: str | None = None,
+    within: float = KUBECTL_TIMEOUT,
+) -> KubectlResult:
+    """Runs the real kubectl to completion (killed after `within` seconds); does not check the exit code.
+
+    Args:
+        kubeconfig: The cluster's kubeconfig.
+        state_dir: Where kubectl's cache and home go (`kubectl-cache`, `kubectl-home`).
+        args: kubectl's arguments.
+        stdin: Text fed to kubectl's stdin, if any.
+        within: Seconds before kubectl is killed and the test fails.
+
+    Returns:
+        Its exit code and output.
+    """
+    process = await asyncio.create_subprocess_exec(
+        *_kubectl_argv(kubeconfig, state_dir, args),
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_kubectl_env(state_dir),
+    )
+    try:
+        out, err = await asyncio.wait_for(
+            process.communicate(stdin.encode() if stdin is not None else None), within
+        )
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError(f"kubectl {' '.join(args)} did not finish within {within}s") from None
+    assert process.returncode is not None
+    return KubectlResult(args, process.returncode, out.decode(), err.decode())
 
 
 @asynccontextmanager

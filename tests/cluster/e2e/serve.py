@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.cluster.conftest import KUBECTL_TIMEOUT, KubectlResult
+from tests.cluster.conftest import KUBECTL_TIMEOUT, KubectlResult, run_kubectl
 from tests.conftest import venv_bin
 
 START_TIMEOUT = 60.0
@@ -68,29 +68,7 @@ class ServeProcess:
         self, *args: str, stdin: str | None = None, within: float = KUBECTL_TIMEOUT
     ) -> KubectlResult:
         """Runs the real kubectl against this cluster (killed after `within` seconds)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
-        env["HOME"] = str(self.data_dir.parent / "kubectl-home")
-        process = await asyncio.create_subprocess_exec(
-            venv_bin("kubectl"),
-            f"--kubeconfig={self.kubeconfig}",
-            f"--cache-dir={self.data_dir.parent / 'kubectl-cache'}",
-            "--request-timeout=30s",
-            *args,
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-        )
-        try:
-            out, err = await asyncio.wait_for(
-                process.communicate(stdin.encode() if stdin is not None else None), within
-            )
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-            raise AssertionError(f"kubectl {' '.join(args)} did not finish within {within}s") from None
-        assert process.returncode is not None
-        return KubectlResult(args, process.returncode, out.decode(), err.decode())
+        return await run_kubectl(self.kubeconfig, self.data_dir.parent, args, stdin=stdin, within=within)
 
     async def terminate(self) -> int:
         """Sends SIGTERM and waits for a clean exit; returns the exit status."""
