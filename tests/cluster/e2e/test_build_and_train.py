@@ -8,10 +8,7 @@ import asyncio
 import base64
 import hashlib
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ import pytest
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import watch as k8s_watch
 
+from tests.cluster.builder.conftest import host_cannot_import
 from tests.cluster.conftest import RunningCluster
 from tests.cluster.e2e.manifests import docker_secret, kaniko_job, pytorchjob, to_yaml, upstream_causes
 
@@ -66,19 +64,6 @@ def _write_context(directory: Path) -> str:
         'ENTRYPOINT ["python", "-u", "trainer.py"]\n'
     )
     return checksum
-
-
-def _host_lacks(module: str) -> bool:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    ran = subprocess.run(
-        [sys.executable, "-c", f"import {module}"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd="/",
-    )
-    return ran.returncode != 0 and "ModuleNotFoundError" in ran.stderr
 
 
 async def _build(cluster: RunningCluster, name: str, context: Path, tag: str) -> tuple[str, float]:
@@ -139,7 +124,9 @@ async def _conditions(cluster: RunningCluster, name: str, seen: list[str]) -> No
 
 
 async def test_kaniko_build_then_pytorchjob_all_reduce(cluster: RunningCluster, tmp_path: Path) -> None:
-    assert _host_lacks(PACKAGE), f"the test needs a package the host does not have; {PACKAGE} is installed"
+    assert host_cannot_import(PACKAGE), (
+        f"the test needs a package the host does not have; {PACKAGE} is installed"
+    )
     context = tmp_path / "context"
     checksum = _write_context(context)
     docker_config = (cluster.data_dir / "docker" / "config.json").read_text()
