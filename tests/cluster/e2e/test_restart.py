@@ -14,6 +14,7 @@ import pytest
 
 from tests.cluster.e2e.manifests import python_job, python_pod, to_yaml
 from tests.cluster.e2e.serve import ServeProcess, serve
+from tests.cluster.kubelet.helpers import alive_pids
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
@@ -28,21 +29,10 @@ SLEEPER = (
 SETTINGS = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"lr": "0.01"}}
 
 
-def _alive(pids: list[int]) -> list[int]:
-    alive = []
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                alive.append(pid)
-        except psutil.Error:
-            continue
-    return alive
-
-
 async def _wait_gone(pids: list[int], within: float = 10.0) -> list[int]:
     deadline = time.monotonic() + within
     while True:
-        alive = _alive(pids)
+        alive = alive_pids(pids)
         if not alive or time.monotonic() >= deadline:
             return alive
         await asyncio.sleep(0.05)
@@ -98,7 +88,7 @@ async def test_state_survives_a_restart_and_running_pods_fail(tmp_path: Path) ->
         assert pod["metadata"]["uid"] == uid, "the same pod object, not a new one"
         terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
         assert terminated["reason"] == "ContainerStatusUnknown"
-        assert _alive(pids) == [], "the restarted cluster runs no process of the old pod"
+        assert alive_pids(pids) == [], "the restarted cluster runs no process of the old pod"
         # The old pod's log is still served, as a kubelet keeps a terminated container's log.
         assert (await second.kubectl("logs", "sleeper")).check().stdout.split() == [str(p) for p in pids]
         # The restarted cluster runs new work.

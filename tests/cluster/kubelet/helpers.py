@@ -121,17 +121,23 @@ def processes_with_marker(marker_value: str) -> list[int]:
     return found
 
 
+def alive_pids(pids: list[int]) -> list[int]:
+    """The processes among `pids` that still run (zombies count as gone)."""
+    alive = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.Error:
+            continue
+    return alive
+
+
 def wait_pids_gone(pids: list[int], within: float = 10.0) -> list[int]:
     deadline = time.monotonic() + within
     alive = pids
     while time.monotonic() < deadline:
-        alive = []
-        for pid in pids:
-            try:
-                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                    alive.append(pid)
-            except psutil.Error:
-                continue
+        alive = alive_pids(pids)
         if not alive:
             return []
         time.sleep(0.05)
