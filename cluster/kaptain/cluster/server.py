@@ -19,10 +19,10 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Final, Literal
+from typing import IO, Any, Final, Literal, TypeVar
 
 from aiohttp import web
 
@@ -357,7 +357,23 @@ def serve_forever(*, data_dir: str | None, port: int | None, parts: PartsChoice 
     directory = Path(data_dir).expanduser() if data_dir else default_data_dir()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return asyncio.run(_serve(ClusterServer(directory.resolve(), port=port, parts=parts)))
+    return _run(_serve(ClusterServer(directory.resolve(), port=port, parts=parts)))
+
+
+_T = TypeVar("_T")
+
+
+def _run(main: Coroutine[Any, Any, _T]) -> _T:
+    """Run ``main`` on uvloop where it is installed, else on asyncio's own loop.
+
+    uvloop's sockets and TLS cut the cost per watch event enough to matter when one create fans
+    out to a hundred watchers (``bench/apiserver.py``: about 1.5x the throughput, lower p99).
+    """
+    try:
+        import uvloop  # optional: absent on Windows
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 async def _serve(server: ClusterServer) -> int:
