@@ -316,10 +316,12 @@ async def test_a_run_whose_caller_was_killed_is_listed_and_awaited_from_elsewher
     listed = await runs.list_runs(model_id)
     train = next(r for r in listed if r.run_id == run.run_id)
     assert train.action == "train" and train.status == "Running" and train.closed is None
+    assert train.outcome is None
     assert train.run_id == f"kaptain/{model_id}/train/{train.revision}" and train.model_id == model_id
     assert 0 < train.duration().total_seconds() < 300
     builds = [r for r in listed if r.action == "build"]
     assert all(b.parent_run_id == run.run_id and b.status == "Completed" for b in builds)
+    assert all(b.outcome in ("Succeeded", "Skipped") for b in builds)
     # ... and by `kaptain runs`.
     async with _process(
         venv_bin("kaptain"),
@@ -365,6 +367,7 @@ async def test_a_run_whose_caller_was_killed_is_listed_and_awaited_from_elsewher
     closed = await runs.get_run(run.run_id)
     # The trainer slept 8 s: the run's duration spans it, and the start time did not move.
     assert closed.status == "Completed" and closed.closed is not None and closed.started == train.started
+    assert closed.outcome == "Succeeded"
     assert 8 <= closed.duration().total_seconds() < 180
     # A finished run is awaited at once, with the same answer.
     assert await runs.attach(run.run_id) is True

@@ -17,6 +17,7 @@ from kaptain.runs.errors import application_error
 from kaptain.workflows.build import BuildWorkflow
 from kaptain.workflows.errors import IMAGE_BUILD_FAILED
 from kaptain.workflows.names import run_labels
+from kaptain.workflows.search_attributes import KAPTAIN_OUTCOME
 from kaptain.workflows.specs import RunProgress
 from tests.workflows import playbook
 from tests.workflows.conftest import Harness
@@ -34,6 +35,8 @@ async def test_build_is_skipped_when_the_registry_has_the_same_contents(harness:
     elapsed = time.monotonic() - started
     assert result.skipped and result.image == inp.image and result.job_name is None
     assert elapsed < 2.0
+    described = await harness.client.get_workflow_handle(f"build-{inp.revision}").describe()
+    assert described.typed_search_attributes.get(KAPTAIN_OUTCOME) == "Skipped"
     assert await playbook.labelled_objects(harness.kube) == []
 
 

@@ -48,7 +48,12 @@ def test_search_attributes_of_a_run() -> None:
     assert attrs.get(search_attributes.KAPTAIN_MODEL_ID) == "dev/mnist"
     assert attrs.get(search_attributes.KAPTAIN_ACTION) == "train"
     assert attrs.get(search_attributes.KAPTAIN_REVISION) == "ab" * 16
-    assert [k.name for k in search_attributes.ALL] == ["KaptainModelId", "KaptainAction", "KaptainRevision"]
+    assert [k.name for k in search_attributes.ALL] == [
+        "KaptainModelId",
+        "KaptainAction",
+        "KaptainRevision",
+        "KaptainOutcome",
+    ]
 
 
 def test_storage_layout() -> None:

@@ -9,12 +9,14 @@ import asyncio
 import base64
 import json
 import uuid
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import CancelledError
 
 from kaptain.workflows.names import run_labels
+from kaptain.workflows.search_attributes import KAPTAIN_OUTCOME
 from kaptain.workflows.specs import RunProgress, StorageSpec, TrainInput, TrainResult
 from kaptain.workflows.train import TrainWorkflow
 from tests.workflows import playbook, samples
@@ -109,6 +111,7 @@ async def test_successful_training_reports_metrics_and_keeps_the_job(harness: Ha
     # Secrets go, the job stays for troubleshooting.
     assert await playbook.labelled_objects(harness.kube) == [f"PyTorchJob/{name}"]
     assert (await handle.query(TrainWorkflow.progress)).phase == "Done"
+    assert await _outcome(handle) == "Succeeded"
 
 
 async def test_force_cleanup_deletes_the_finished_job(harness: Harness) -> None:
@@ -154,6 +157,8 @@ async def test_failed_training_is_a_result_with_the_reason(harness: Harness) -> 
     assert "backoff limit" in result.reason and f"{name}-x7k2p/sklearn exited with 1" in result.reason
     # The failed job and its pod stay for troubleshooting; the secrets are gone.
     assert await playbook.labelled_objects(harness.kube) == [f"Job/{name}", f"Pod/{name}-x7k2p"]
+    # Listings tell this completed run from a successful one.
+    assert await _outcome(handle) == "Failed"
 
 
 async def test_cancelling_deletes_everything_the_run_created(harness: Harness) -> None:
@@ -170,6 +175,7 @@ async def test_cancelling_deletes_everything_the_run_created(harness: Harness) -
     assert isinstance(err.value.cause, CancelledError)
     # The run closed only after its objects were gone.
     assert await playbook.labelled_objects(harness.kube) == []
+    assert await _outcome(handle) is None
 
 
 async def test_timeout_deletes_everything_and_reports_timed_out(harness: Harness) -> None:
@@ -178,6 +184,7 @@ async def test_timeout_deletes_everything_and_reports_timed_out(harness: Harness
     result = await asyncio.wait_for(handle.result(), 30)
     assert result.status == "TimedOut" and "3 s" in result.reason and result.job_deleted
     assert await playbook.labelled_objects(harness.kube) == []
+    assert await _outcome(handle) == "TimedOut"
 
 
 async def test_history_holds_no_credentials(harness: Harness) -> None:
@@ -212,3 +219,8 @@ def _s3_storage(harness: Harness, s3: S3Server) -> StorageSpec:
     return StorageSpec(
         base_uri=f"s3://{s3.bucket}/models", credentials=harness.sealer.seal(json.dumps(s3.env()))
     )
+
+
+async def _outcome(handle: WorkflowHandle[Any, Any]) -> str | None:
+    """The run's ``KaptainOutcome`` search attribute."""
+    return (await handle.describe()).typed_search_attributes.get(KAPTAIN_OUTCOME)

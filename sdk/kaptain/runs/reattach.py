@@ -37,7 +37,12 @@ from kaptain.runs.observe import observe
 from kaptain.runs.progress import format_elapsed
 from kaptain.workflows.build import BuildWorkflow
 from kaptain.workflows.errors import TIMEOUT
-from kaptain.workflows.search_attributes import KAPTAIN_ACTION, KAPTAIN_MODEL_ID, KAPTAIN_REVISION
+from kaptain.workflows.search_attributes import (
+    KAPTAIN_ACTION,
+    KAPTAIN_MODEL_ID,
+    KAPTAIN_OUTCOME,
+    KAPTAIN_REVISION,
+)
 from kaptain.workflows.specs import BuildResult, TrainResult
 from kaptain.workflows.train import TrainWorkflow
 
@@ -72,11 +77,14 @@ class RunInfo:
         model_id: The model's id.
         action: ``build``, ``train``, ...
         revision: The run's revision (32 hex digits).
-        status: ``Running``, ``Completed`` (the run finished; a training run's own verdict is in
-            its result), ``Failed``, ``Cancelled``, ``Terminated`` or ``TimedOut``.
+        status: Temporal's status of the run: ``Running``, ``Completed`` (the run finished; see
+            ``outcome`` for how), ``Failed``, ``Cancelled``, ``Terminated`` or ``TimedOut``.
         started: When it started (UTC).
         closed: When it closed (UTC), or None while it runs.
         parent_run_id: The run that started it (a training run's image build), or None.
+        outcome: For a completed run, how it ended by its own account: ``Succeeded``, ``Failed``
+            (the training code failed), ``TimedOut`` or ``Skipped`` (a build of an unchanged
+            model); None otherwise.
     """
 
     run_id: str
@@ -87,11 +95,19 @@ class RunInfo:
     started: datetime
     closed: datetime | None = None
     parent_run_id: str | None = None
+    outcome: str | None = None
 
     @property
     def running(self) -> bool:
         """Whether the run is still going."""
         return self.status == "Running"
+
+    @property
+    def verdict(self) -> str:
+        """The one word a listing shows: the outcome of a completed run, else its status."""
+        if self.status == "Completed" and self.outcome:
+            return self.outcome
+        return self.status
 
     def duration(self, now: datetime | None = None) -> timedelta:
         """How long it ran, or has been running until ``now`` (default: the current time)."""
@@ -313,6 +329,7 @@ def _info(execution: Any) -> RunInfo | None:
         started=execution.start_time,
         closed=execution.close_time,
         parent_run_id=execution.parent_id,
+        outcome=attributes.get(KAPTAIN_OUTCOME),
     )
 
 

@@ -67,12 +67,24 @@ def test_the_runs_table() -> None:
             now - timedelta(seconds=90),
             closed=now - timedelta(seconds=80),
             parent_run_id="kaptain/dev/mnist/train/" + "a" * 32,
+            outcome="Skipped",
+        ),
+        RunInfo(
+            "kaptain/dev/mnist/train/" + "c" * 32,
+            "dev/mnist",
+            "train",
+            "c" * 32,
+            "Cancelled",
+            now - timedelta(seconds=30),
+            closed=now - timedelta(seconds=20),
         ),
     ]
-    header, first, second = format_table(rows, now=now).splitlines()
+    header, first, second, third = format_table(rows, now=now).splitlines()
     assert header.split() == ["RUN", "ID", "ACTION", "REVISION", "STATUS", "STARTED", "DURATION"]
     assert first.split()[:4] == [rows[0].run_id, "train", "a" * 32, "Running"] and first.endswith("1m15s")
-    assert second.split()[3] == "Completed" and second.endswith("10s")
+    # A completed run shows its own verdict; others Temporal's status.
+    assert second.split()[3] == "Skipped" and second.endswith("10s")
+    assert third.split()[3] == "Cancelled"
     # Columns line up.
     assert first.index(" train ") == second.index(" build ") == header.index(" ACTION ")
     assert format_table([]) == "No runs.\n"

@@ -7,7 +7,9 @@
     kaptain runs --wait kaptain/dev/mnist/train/<revision> [--verbose]
 
 The list is a table of run id, action, revision, status, start time (local) and duration (so far,
-for running runs). ``--wait`` awaits the run with the progress display (and with ``--verbose`` the
+for running runs). The status of a completed run is its own verdict (``Succeeded``, ``Failed``
+when the training code failed, ``TimedOut``, ``Skipped`` for an unchanged build); otherwise it is
+Temporal's (``Running``, ``Failed``, ``Cancelled``, ...). ``--wait`` awaits the run with the progress display (and with ``--verbose`` the
 master pod's log), prints its result, and exits 0 when the run succeeded, 1 otherwise. Temporal is
 found as by the SDK (``TEMPORAL_ADDRESS``, ``temporal.toml`` profiles; see `kaptain.runs.client`).
 """
@@ -124,7 +126,7 @@ def format_table(runs: Sequence[RunInfo], now: datetime | None = None) -> str:
             run.run_id,
             run.action,
             run.revision,
-            run.status,
+            run.verdict,
             run.started.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
             format_elapsed(run.duration(now).total_seconds()),
         )

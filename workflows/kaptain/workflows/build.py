@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         SecretRequest,
     )
     from kaptain.workflows.registry import CHECKSUM_LABEL, ImageQuery
+    from kaptain.workflows.search_attributes import record_outcome
     from kaptain.workflows.specs import BuildInput, BuildResult, RunProgress
     from kaptain.workflows.storage import PrefixRequest, contexts_prefix
     from kaptain.workflows.tracking import watch_until_terminal, with_status
@@ -79,6 +80,7 @@ class BuildWorkflow:
                 "Skipping image build: %s with the same contents is in the registry", inp.image
             )
             self._set_phase("Done", reason="skipped: the image with the same contents is in the registry")
+            record_outcome("Skipped")
             return BuildResult(image=inp.image, checksum=inp.checksum, skipped=True)
 
         job_name, docker_secret, context_secret = build_names(inp.revision)
@@ -120,6 +122,7 @@ class BuildWorkflow:
                 )
             )
             workflow.logger.info("Image build completed successfully. Image pushed: %s", inp.image)
+            record_outcome("Succeeded")
             return BuildResult(image=inp.image, checksum=inp.checksum, skipped=False, job_name=job_name)
         except BaseException as err:
             cancelled = is_cancelled_exception(err)

@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
         ObjectStatus,
         SecretRequest,
     )
-    from kaptain.workflows.search_attributes import run_search_attributes
+    from kaptain.workflows.search_attributes import record_outcome, run_search_attributes
     from kaptain.workflows.specs import BuildResult, RunProgress, TrainInput, TrainResult, TrainStatus
     from kaptain.workflows.storage import Metrics, MetricsRequest, metrics_uri, trained_uri
     from kaptain.workflows.tracking import remaining, watch_until_terminal, with_status
@@ -228,6 +228,7 @@ class TrainWorkflow:
         build: BuildResult | None = None,
     ) -> TrainResult:
         workflow.logger.info("Training result: %s %s", status, reason)
+        record_outcome(status)
         return TrainResult(
             status=status,
             reason=reason,
