@@ -88,8 +88,11 @@ async def _follow(
         listed = await kube.list_objects(api_version, name, label_selector=selector)
         version = listed["metadata"]["resourceVersion"]
         with contextlib.suppress(KubeError):
-            async for event in kube.watch(api_version, name, resource_version=version, timeout_seconds=300):
-                on_event(event.object)
+            async for event in kube.watch(
+                api_version, name, resource_version=version, label_selector=selector, timeout_seconds=300
+            ):
+                if event.type != "BOOKMARK":
+                    on_event(event.object)
 
 
 async def _train_once(model: Model, kube: KubeClient, sleep: float) -> tuple[float, float, float]:

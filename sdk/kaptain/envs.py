@@ -22,12 +22,19 @@ Attribute                              Variable                                 
 ``KAPTAIN_SDK_DELETE_EXPERIMENT``      ``KAPTAIN_SDK_DELETE_EXPERIMENT``          False
 ``KAPTAIN_SDK_TTL_SECONDS_AFTER_...``  ``KAPTAIN_SDK_TTL_SECONDS_AFTER_FINISHED``  None (no TTL)
 ``KAPTAIN_SDK_FORCE_CLEANUP``          ``KAPTAIN_SDK_FORCE_CLEANUP``              False
+``KAPTAIN_SDK_SCHEDULE_TIMEOUT``       ``KAPTAIN_SDK_SCHEDULE_TIMEOUT``           60
 =====================================  =========================================  ================
 
 Flags are true when the variable is ``true``, ``yes``, ``y`` or ``1`` in any case, and false
 otherwise. Setting a flag writes ``true`` or ``false``; setting the TTL to None removes the
-variable. Resource values must be Kubernetes quantities, and the TTL a non-negative integer:
-invalid values are refused on assignment and reported (naming the variable) when read.
+variable. Resource values must be Kubernetes quantities, and the TTL and the schedule timeout
+non-negative integers: invalid values are refused on assignment and reported (naming the variable)
+when read.
+
+``KAPTAIN_SDK_SCHEDULE_TIMEOUT`` is ours, not the original's: how many seconds a run's pod may stay
+unschedulable (no node has the resources it requests) before the call raises
+`WorkloadDeploymentError`; 0 only reports it. A pod for which a cluster autoscaler is adding a
+node is waited for.
 
 Two further variables are read by the SDK's run machinery but have no attribute here:
 ``KAPTAIN_SDK_PROGRESS`` (``false`` hides the live progress display, ``true`` forces plain
@@ -42,6 +49,7 @@ import sys
 import types
 
 from kaptain.platform.quantities import cpu_quantity, memory_quantity
+from kaptain.workflows.specs import DEFAULT_SCHEDULE_TIMEOUT_SECONDS
 
 __all__ = [
     "DEBUG",
@@ -51,6 +59,7 @@ __all__ = [
     "DOCKER_BUILDER_MEM_REQUEST",
     "KAPTAIN_SDK_DELETE_EXPERIMENT",
     "KAPTAIN_SDK_FORCE_CLEANUP",
+    "KAPTAIN_SDK_SCHEDULE_TIMEOUT",
     "KAPTAIN_SDK_TTL_SECONDS_AFTER_FINISHED",
     "LOG_TIMEFORMAT",
     "VERBOSE",
@@ -68,6 +77,7 @@ DOCKER_BUILDER_MEM_REQUEST: str
 KAPTAIN_SDK_DELETE_EXPERIMENT: bool
 KAPTAIN_SDK_TTL_SECONDS_AFTER_FINISHED: int | None
 KAPTAIN_SDK_FORCE_CLEANUP: bool
+KAPTAIN_SDK_SCHEDULE_TIMEOUT: int
 
 _TRUTHY = frozenset({"true", "yes", "y", "1"})
 
@@ -78,6 +88,8 @@ DEFAULT_DOCKER_BUILDER_CPU_LIMIT = "1"
 DEFAULT_DOCKER_BUILDER_MEM_LIMIT = "1G"
 DEFAULT_DOCKER_BUILDER_CPU_REQUEST = "500m"
 DEFAULT_DOCKER_BUILDER_MEM_REQUEST = "500M"
+DEFAULT_SCHEDULE_TIMEOUT = DEFAULT_SCHEDULE_TIMEOUT_SECONDS
+"""Seconds a run's pod may stay unschedulable when ``KAPTAIN_SDK_SCHEDULE_TIMEOUT`` is unset."""
 
 
 def _flag(name: str) -> bool:
@@ -225,6 +237,30 @@ class _M(types.ModuleType):
     @KAPTAIN_SDK_FORCE_CLEANUP.setter
     def KAPTAIN_SDK_FORCE_CLEANUP(self, value: bool) -> None:
         _set_flag("KAPTAIN_SDK_FORCE_CLEANUP", value)
+
+    @property
+    def KAPTAIN_SDK_SCHEDULE_TIMEOUT(self) -> int:
+        """Seconds a run's pod may stay unschedulable before the call fails; 0 only reports it.
+
+        Backed by ``KAPTAIN_SDK_SCHEDULE_TIMEOUT`` (default 60).
+
+        Raises:
+            ValueError: The variable is set to something other than a non-negative integer.
+        """
+        raw = os.environ.get("KAPTAIN_SDK_SCHEDULE_TIMEOUT", "").strip()
+        if not raw:
+            return DEFAULT_SCHEDULE_TIMEOUT
+        if not raw.isdigit():
+            raise ValueError(f"KAPTAIN_SDK_SCHEDULE_TIMEOUT must be a non-negative integer (got {raw!r})")
+        return int(raw)
+
+    @KAPTAIN_SDK_SCHEDULE_TIMEOUT.setter
+    def KAPTAIN_SDK_SCHEDULE_TIMEOUT(self, seconds: int) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+            raise ValueError(
+                f"KAPTAIN_SDK_SCHEDULE_TIMEOUT must be set to a non-negative int (got {seconds!r})"
+            )
+        os.environ["KAPTAIN_SDK_SCHEDULE_TIMEOUT"] = str(seconds)
 
 
 # Swapping the class keeps this very module object (no copy in sys.modules to drift apart),

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kaptain.exceptions import ImageBuildException, InvalidModelProperty
+from kaptain.exceptions import ImageBuildException, InvalidModelProperty, WorkloadDeploymentError
 from kaptain.model.resources import Resources
 from kaptain.model.states import ModelState
 from kaptain.platform.config.s3 import S3ConfigurationProvider
@@ -191,6 +191,22 @@ async def test_timeout_returns_false_and_deletes_everything(
     assert await model.train({"--epochs": 1}, args={"--sleep": 60}, workers=2, timeout=8) is False
     assert any("did not finish within 8 s" in r.getMessage() for r in caplog.records)
     assert await _objects(stack, "e2e.timeout") == []
+
+
+async def test_a_workload_no_node_can_run_raises_and_deletes_everything(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The embedded node has no GPU: the scheduler leaves the pods Pending, Unschedulable.
+    monkeypatch.setenv("KAPTAIN_SDK_SCHEDULE_TIMEOUT", "3")
+    model = default_model(write_project(tmp_path / "project"), model_id="e2e/nogpu")
+    revision = model.revision
+    with pytest.raises(WorkloadDeploymentError) as refused:
+        await asyncio.wait_for(model.train({"--epochs": 1}, workers=2, gpus=1), 120)
+    message = str(refused.value)
+    assert "0/1 nodes are available: 1 Insufficient nvidia.com/gpu." in message
+    assert "unschedulable for more than 3 s" in message
+    assert model.revision == revision and model.state is ModelState.UNTRAINED
+    assert await _objects(stack, "e2e.nogpu") == []
 
 
 async def _running_pods(stack: Stack, id_label: str, count: int) -> bool:

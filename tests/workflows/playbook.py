@@ -106,6 +106,37 @@ async def fail_pod(
     )
 
 
+async def unschedulable_pod(harness: Harness, *, name: str, labels: dict[str, str], message: str) -> None:
+    """Create a pod of the run that the scheduler could not place, as it reports it."""
+    await harness.kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "pytorch", "image": "python:3.11"}]},
+        }
+    )
+    await set_status(
+        harness,
+        "v1",
+        "Pod",
+        name,
+        {
+            "phase": "Pending",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": message,
+                    "lastProbeTime": None,
+                    "lastTransitionTime": "2026-01-01T00:00:00Z",
+                }
+            ],
+        },
+    )
+
+
 def registry_spec(harness: Harness, *, password: str | None = None) -> RegistrySpec:
     host = harness.cluster.server.info.registry
     return RegistrySpec(
@@ -137,6 +168,7 @@ def train_input(
     workers: int = 2,
     force_cleanup: bool = False,
     timeout_seconds: int | None = None,
+    schedule_timeout_seconds: int = 60,
 ) -> TrainInput:
     return TrainInput(
         model=samples.model_ref(),
@@ -150,6 +182,7 @@ def train_input(
         registry=build.registry,
         force_cleanup=force_cleanup,
         timeout_seconds=timeout_seconds,
+        schedule_timeout_seconds=schedule_timeout_seconds,
     )
 
 

@@ -23,7 +23,10 @@ Settings that differ from the defaults are taken from `DefaultParts` arguments, 
 - `KAPTAIN_POD_FAILURE_BACKOFF`: seconds before a Job replaces its first failed pod (Kubernetes'
   10 by default; doubles per further failure);
 - `KAPTAIN_POD_STOP_GRACE`: seconds between SIGTERM and SIGKILL for containers still running when
-  the cluster stops (2 by default).
+  the cluster stops (2 by default);
+- `KAPTAIN_NODE_EXTENDED_RESOURCES`: extended resources the node offers besides the machine's cpu,
+  memory and disk, as `NAME=COUNT` pairs separated by commas (`nvidia.com/gpu=2,example.com/foo=1`);
+  none by default, so a pod requesting one stays Pending as `Unschedulable`.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from kaptain.cluster.controllers.job_status import DEFAULT_POD_FAILURE_BACKOFF
 from kaptain.cluster.images.mapping import BaseImageMapping
 from kaptain.cluster.images.store import ImageStore
 from kaptain.cluster.kubelet import Kubelet
+from kaptain.cluster.kubelet.scheduling import EXTENDED_RESOURCES_ENV, parse_extended_resources
 from kaptain.cluster.server import ClusterContext, ClusterParts
 
 POD_FAILURE_BACKOFF_ENV = "KAPTAIN_POD_FAILURE_BACKOFF"
@@ -56,11 +60,14 @@ class DefaultParts:
             reads `$KAPTAIN_POD_FAILURE_BACKOFF`, else Kubernetes' default (10).
         pod_stop_grace: Seconds between SIGTERM and SIGKILL for containers running when the
             cluster stops; `None` reads `$KAPTAIN_POD_STOP_GRACE`, else 2.
+        node_extended_resources: Counts of extended resources the node offers (e.g.
+            `{"nvidia.com/gpu": 1}`); `None` reads `$KAPTAIN_NODE_EXTENDED_RESOURCES`, else none.
         environ: Where the `None` settings and `$KAPTAIN_IMAGE_MAP` are read; default `os.environ`.
     """
 
     pod_failure_backoff: float | None = None
     pod_stop_grace: float | None = None
+    node_extended_resources: Mapping[str, int] | None = None
     environ: Mapping[str, str] | None = None
 
     def __call__(self, context: ClusterContext) -> ClusterParts:
@@ -74,13 +81,17 @@ class DefaultParts:
 
         Raises:
             MappingError: The configured base-image mapping is malformed.
-            ValueError: A setting from the environment is not a non-negative number.
+            ValueError: A setting from the environment is not a non-negative number, or an
+                extended resource's name or count is invalid.
         """
         env = os.environ if self.environ is None else self.environ
         backoff = _seconds(
             self.pod_failure_backoff, env, POD_FAILURE_BACKOFF_ENV, DEFAULT_POD_FAILURE_BACKOFF
         )
         grace = _seconds(self.pod_stop_grace, env, POD_STOP_GRACE_ENV, DEFAULT_POD_STOP_GRACE)
+        extended = self.node_extended_resources
+        if extended is None:
+            extended = parse_extended_resources(env.get(EXTENDED_RESOURCES_ENV, ""))
         images = ImageStore(context.data_dir, mapping=BaseImageMapping.load(context.data_dir, environ=env))
         address = urlsplit(context.server)
         kubelet = Kubelet(
@@ -91,6 +102,7 @@ class DefaultParts:
             service_host=address.hostname,
             service_port=address.port,
             stop_grace=grace,
+            extended_resources=extended,
         )
         components: list[Component] = [kubelet, *build_controllers(context.core, pod_failure_backoff=backoff)]
         return ClusterParts(components=components, log_source=kubelet)

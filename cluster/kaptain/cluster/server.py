@@ -386,7 +386,7 @@ async def _serve(server: ClusterServer) -> int:
         print(f"kaptain cluster: cannot serve on the requested port: {exc.strerror or exc}", file=sys.stderr)
         return 1
     except ValueError as exc:
-        # A malformed setting of the parts: $KAPTAIN_IMAGE_MAP, images.yaml, $KAPTAIN_POD_*.
+        # A malformed setting of the parts: $KAPTAIN_IMAGE_MAP, images.yaml, $KAPTAIN_POD_*, $KAPTAIN_NODE_*.
         print(f"kaptain cluster: {exc}", file=sys.stderr)
         return 1
     stopping = asyncio.Event()

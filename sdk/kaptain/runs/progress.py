@@ -125,6 +125,7 @@ class ProgressSnapshot:
                 current.pods_running,
                 current.pods_succeeded,
                 current.pods_failed,
+                current.unschedulable,
             )
         )
         return (self.phase, self.build.phase if self.build else None, counts, self.worker_silent)
@@ -157,6 +158,8 @@ def _parts(snapshot: ProgressSnapshot) -> list[str]:
         parts.append(
             f"pods {current.pods_ready} ready, {current.pods_running} running, {finished} finished{failed}"
         )
+    if current is not None and current.unschedulable:
+        parts.append(f"unschedulable: {current.unschedulable}")
     parts.append(format_elapsed(snapshot.elapsed_seconds))
     if snapshot.worker_silent:
         parts.append(f"no worker answering for {format_elapsed(snapshot.unanswered_seconds)}")

@@ -144,6 +144,7 @@ def build_input(
         registry=registry_spec(config, seal),
         builder=builder_spec(),
         timeout_seconds=timeout_seconds,
+        schedule_timeout_seconds=envs.KAPTAIN_SDK_SCHEDULE_TIMEOUT,
     )
 
 

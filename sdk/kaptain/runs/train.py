@@ -107,6 +107,7 @@ async def train_model(
             ttl_seconds_after_finished=ttl_seconds_after_finished,
             force_cleanup=envs.KAPTAIN_SDK_FORCE_CLEANUP if force_cleanup is None else bool(force_cleanup),
             timeout_seconds=timeout_seconds,
+            schedule_timeout_seconds=envs.KAPTAIN_SDK_SCHEDULE_TIMEOUT,
         )
     except ValidationError as err:
         first = err.errors()[0]

@@ -33,6 +33,12 @@ async def test_default_parts_start_the_kubelet_first_and_serve_logs_from_it(tmp_
         kinds = [type(c) for c in parts.components]
         assert kinds == [Kubelet, JobController, TFJobController, PyTorchJobController]
         assert isinstance(parts.log_source, Kubelet) and parts.log_source is parts.components[0]
+        assert "nvidia.com/gpu" not in parts.log_source.capacity
+        configured = DefaultParts(environ={"KAPTAIN_NODE_EXTENDED_RESOURCES": "nvidia.com/gpu=2"})(context)
+        assert isinstance(configured.log_source, Kubelet)
+        assert configured.log_source.capacity["nvidia.com/gpu"] == 2
+        given = DefaultParts(node_extended_resources={"example.com/foo": 1}, environ={})(context)
+        assert isinstance(given.log_source, Kubelet) and given.log_source.capacity["example.com/foo"] == 1
     finally:
         await core.close()
 
@@ -43,6 +49,10 @@ async def test_default_parts_start_the_kubelet_first_and_serve_logs_from_it(tmp_
         ({"KAPTAIN_POD_FAILURE_BACKOFF": "soon"}, "$KAPTAIN_POD_FAILURE_BACKOFF must be a number of seconds"),
         ({"KAPTAIN_POD_STOP_GRACE": "-1"}, "$KAPTAIN_POD_STOP_GRACE must be a non-negative number"),
         ({"KAPTAIN_IMAGE_MAP": "{python:3.11: 7}"}, "KAPTAIN_IMAGE_MAP: entry 'python:3.11'"),
+        (
+            {"KAPTAIN_NODE_EXTENDED_RESOURCES": "nvidia.com/gpu=lots"},
+            "$KAPTAIN_NODE_EXTENDED_RESOURCES: the count of 'nvidia.com/gpu' must be a whole number",
+        ),
     ],
 )
 async def test_serve_refuses_bad_settings(tmp_path: Path, env: dict[str, str], message: str) -> None:

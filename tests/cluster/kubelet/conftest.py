@@ -34,10 +34,18 @@ async def core(tmp_path: Path) -> AsyncIterator[Core]:
 
 
 @pytest.fixture
-async def node(core: Core, tmp_path: Path) -> AsyncIterator[Node]:
+def extended_resources() -> dict[str, int] | None:
+    """Extended resources of the `node` fixture's kubelet; parametrize a test with it to set some."""
+    return None
+
+
+@pytest.fixture
+async def node(core: Core, tmp_path: Path, extended_resources: dict[str, int] | None) -> AsyncIterator[Node]:
     data_dir = tmp_path / "data"
     images = ImageStore(data_dir)
-    kubelet = Kubelet(core, data_dir=data_dir, images=images, stop_grace=1.0)
+    kubelet = Kubelet(
+        core, data_dir=data_dir, images=images, stop_grace=1.0, extended_resources=extended_resources
+    )
     await kubelet.start()
     try:
         yield Node(core, kubelet, data_dir, images)

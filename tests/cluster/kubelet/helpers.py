@@ -87,6 +87,21 @@ async def wait_gone(core: ApiCore, name: str, within: float = 20.0) -> None:
     raise AssertionError(f"pod {name} was not removed")
 
 
+async def events_by_reason(core: ApiCore, pod: str, *wanted: str) -> dict[str, list[Object]]:
+    """The events about a pod by reason, once every `wanted` reason is recorded."""
+    found: dict[str, list[Object]] = {}
+    for _ in range(200):
+        items, _ = await core.list(rt(core, "events"), "default")
+        found = {}
+        for event in items:
+            if event["involvedObject"]["name"] == pod:
+                found.setdefault(event["reason"], []).append(event)
+        if all(w in found for w in wanted):
+            return found
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"events {wanted} not all recorded for {pod}: {sorted(found)}")
+
+
 def container_status(pod: Object, name: str | None = None, *, init: bool = False) -> Object:
     key = "initContainerStatuses" if init else "containerStatuses"
     statuses = (pod.get("status") or {}).get(key) or []

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from tests.cluster.kubelet.conftest import Node
 from tests.cluster.kubelet.helpers import (
     container_status,
     create,
+    events_by_reason,
     pod_manifest,
     pods,
     python_container,
-    rt,
     wait_gone,
     wait_phase,
     wait_pod,
@@ -20,24 +19,10 @@ from tests.cluster.kubelet.helpers import (
 )
 
 
-async def _reasons(node: Node, pod: str, *wanted: str) -> dict[str, list[dict[str, Any]]]:
-    found: dict[str, list[dict[str, Any]]] = {}
-    for _ in range(200):
-        items, _ = await node.core.list(rt(node.core, "events"), "default")
-        found = {}
-        for event in items:
-            if event["involvedObject"]["name"] == pod:
-                found.setdefault(event["reason"], []).append(event)
-        if all(w in found for w in wanted):
-            return found
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"events {wanted} not all recorded for {pod}: {sorted(found)}")
-
-
 async def test_events_of_a_pod_life(node: Node) -> None:
     created = await create(node.core, pod_manifest("evented", python_container("main", "print(1)")))
     await wait_phase(node.core, "evented", "Succeeded")
-    found = await _reasons(node, "evented", "Scheduled", "Pulled", "Created", "Started")
+    found = await events_by_reason(node.core, "evented", "Scheduled", "Pulled", "Created", "Started")
     scheduled = found["Scheduled"][0]
     assert scheduled["source"]["component"] == "default-scheduler"
     assert scheduled["message"] == "Successfully assigned default/evented to kaptain"
@@ -54,9 +39,9 @@ async def test_events_of_failures(node: Node) -> None:
     code = "import time; data = b'x' * (200 << 20); time.sleep(30)"
     hog = python_container("main", code, resources={"limits": {"memory": "50M"}})
     await create(node.core, pod_manifest("hog", hog, restart="OnFailure"))
-    failed = await _reasons(node, "nopull", "Failed", "BackOff")
+    failed = await events_by_reason(node.core, "nopull", "Failed", "BackOff")
     assert any('Failed to pull image "example.org/x/y:1"' in e["message"] for e in failed["Failed"])
-    found = await _reasons(node, "hog", "OOMKilling", "BackOff")
+    found = await events_by_reason(node.core, "hog", "OOMKilling", "BackOff")
     assert found["OOMKilling"][0]["type"] == "Warning"
     pod = await wait_pod(node.core, "hog", lambda p: container_status(p)["restartCount"] >= 1)
     assert container_status(pod)["lastState"]["terminated"]["reason"] == "OOMKilled"
@@ -77,7 +62,7 @@ async def test_liveness_probe_failure_restarts_the_container(node: Node) -> None
     )
     pod = await wait_pod(node.core, "sick", lambda p: container_status(p)["restartCount"] >= 1, within=20)
     assert container_status(pod)["lastState"]["terminated"]["exitCode"] == 143
-    found = await _reasons(node, "sick", "Unhealthy", "Killing")
+    found = await events_by_reason(node.core, "sick", "Unhealthy", "Killing")
     assert "liveness" in found["Killing"][0]["message"]
     await node.core.delete(pods(node.core), "default", "sick")
     await wait_gone(node.core, "sick")

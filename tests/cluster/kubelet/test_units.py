@@ -15,6 +15,7 @@ from kaptain.cluster.kubelet.envs import field_value, resource_value
 from kaptain.cluster.kubelet.expansion import expand
 from kaptain.cluster.kubelet.refs import ConfigError
 from kaptain.cluster.kubelet.sandbox import Mount, Sandbox
+from kaptain.cluster.kubelet.scheduling import node_capacity
 from kaptain.cluster.kubelet.status import ContainerStatus, pod_conditions, pod_phase
 
 PY = sys.executable
@@ -107,8 +108,11 @@ def test_downward_api_fields() -> None:
     with pytest.raises(ConfigError):
         field_value(pod, "spec.bogus")
     container = pod["spec"]["containers"][0]
-    assert resource_value(pod, container, {"resource": "limits.memory", "divisor": "1Mi"}) == "64"
-    assert int(resource_value(pod, container, {"resource": "limits.cpu"})) >= 1
+    capacity = node_capacity(Path("/"))
+    assert resource_value(pod, container, {"resource": "limits.memory", "divisor": "1Mi"}, capacity) == "64"
+    assert int(resource_value(pod, container, {"resource": "limits.cpu"}, capacity)) >= 1
+    with pytest.raises(ConfigError, match="unsupported resourceFieldRef resource 'pods'"):
+        resource_value(pod, container, {"resource": "limits.pods"}, capacity)
 
 
 def _status(name: str, state: dict[str, Any], last: dict[str, Any] | None = None) -> ContainerStatus:

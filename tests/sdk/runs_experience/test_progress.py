@@ -83,6 +83,22 @@ def test_a_training_run_shows_its_image_build_while_building() -> None:
     assert "PyTorchJob" in render_text(_snapshot("Submitting", 4, build=build, **JOB))
 
 
+def test_a_pod_the_cluster_cannot_place_is_said_at_once() -> None:
+    pending = _snapshot(
+        "Created",
+        20,
+        unschedulable="mnist-pytorchjob-aaaaaaaa-worker-0: 0/1 nodes are available: 1 Insufficient nvidia.com/gpu.",
+        **JOB,
+    )
+    assert render_text(pending) == (
+        "train dev/mnist: Created | PyTorchJob mnist-pytorchjob-aaaaaaaa | pods 0 ready, 0 running, 0 finished"
+        " | unschedulable: mnist-pytorchjob-aaaaaaaa-worker-0: 0/1 nodes are available: 1 Insufficient"
+        " nvidia.com/gpu. | 20s"
+    )
+    # It is a change worth a new plain line.
+    assert pending.key() != _snapshot("Created", 20, **JOB).key()
+
+
 def test_a_silent_worker_is_mentioned_after_a_few_seconds() -> None:
     assert "no worker" not in render_text(_snapshot("Running", unanswered=2, **JOB))
     assert render_text(_snapshot("Running", unanswered=42, **JOB)).endswith("| no worker answering for 42s")

@@ -74,6 +74,7 @@ class Activities:
             k.create_object,
             k.create_secret,
             k.watch_object,
+            k.watch_scheduling,
             k.delete_objects,
             k.delete_run_objects,
             k.failure_details,

@@ -28,13 +28,19 @@ with workflow.unsafe.imports_passed_through():
         FailureDetailsRequest,
         Kind,
         ObjectStatus,
+        Scheduling,
         SecretRequest,
     )
     from kaptain.workflows.registry import CHECKSUM_LABEL, ImageQuery
     from kaptain.workflows.search_attributes import record_outcome
     from kaptain.workflows.specs import BuildInput, BuildResult, RunProgress
     from kaptain.workflows.storage import PrefixRequest, contexts_prefix
-    from kaptain.workflows.tracking import watch_until_terminal, with_status
+    from kaptain.workflows.tracking import (
+        SchedulingGuard,
+        watch_until_terminal,
+        with_scheduling,
+        with_status,
+    )
 
 __all__ = ["BuildWorkflow"]
 
@@ -92,7 +98,16 @@ class BuildWorkflow:
             await self._create_secrets(inp, docker_secret, context_secret)
             status = await steps.create_object(CreateObjectRequest(manifest=kaniko_job_manifest(inp)))
             try:
-                status = await watch_until_terminal(status, deadline=deadline, on_change=self._on_status)
+                status = await watch_until_terminal(
+                    status,
+                    deadline=deadline,
+                    on_change=self._on_status,
+                    scheduling=SchedulingGuard(
+                        selector=run_selector(revision=inp.revision, action="build"),
+                        timeout=timedelta(seconds=inp.schedule_timeout_seconds),
+                        on_change=self._on_scheduling,
+                    ),
+                )
             except TimeoutError:
                 raise ApplicationError(
                     f"the image build did not finish within {inp.timeout_seconds} s",
@@ -173,6 +188,9 @@ class BuildWorkflow:
     def _on_status(self, status: ObjectStatus) -> None:
         self._progress = with_status(self._progress, status)
         workflow.set_current_details(f"build {status.ref.name}: {status.phase}")
+
+    def _on_scheduling(self, verdict: Scheduling) -> None:
+        self._progress = with_scheduling(self._progress, verdict)
 
     def _set_phase(self, phase: str, *, reason: str | None = None) -> None:
         update: dict[str, object] = {"phase": phase}

@@ -21,6 +21,7 @@ __all__ = [
     "FAILURE_DETAILS",
     "TERMINAL_PHASES",
     "WATCH_OBJECT",
+    "WATCH_SCHEDULING",
     "CreateObjectRequest",
     "DeleteObjectsRequest",
     "DeleteRunObjectsRequest",
@@ -32,6 +33,8 @@ __all__ = [
     "ObjectStatus",
     "Phase",
     "PodFailure",
+    "Scheduling",
+    "SchedulingRequest",
     "SecretRequest",
     "WatchProgress",
     "WatchRequest",
@@ -43,6 +46,7 @@ WATCH_OBJECT: Final = "kaptain.watch_object"
 DELETE_OBJECTS: Final = "kaptain.delete_objects"
 DELETE_RUN_OBJECTS: Final = "kaptain.delete_run_objects"
 FAILURE_DETAILS: Final = "kaptain.failure_details"
+WATCH_SCHEDULING: Final = "kaptain.watch_scheduling"
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -165,6 +169,46 @@ class WatchRequest(BaseModel):
 
     ref: ObjectRef
     last: ObjectStatus | None = None
+
+
+class SchedulingRequest(BaseModel):
+    """Wait until the set of a run's pods that the scheduler cannot place differs from ``known``.
+
+    Attributes:
+        selector: The run's label selector.
+        known: Pod name → scheduler message, as the workflow knows them; None returns the current
+            state at once.
+    """
+
+    model_config = _FROZEN
+
+    selector: str
+    known: dict[str, str] | None = None
+
+
+class Scheduling(BaseModel):
+    """Which of a run's pods the scheduler cannot place, and why.
+
+    Attributes:
+        unschedulable: Pod name → the scheduler's message (condition ``PodScheduled`` False with
+            reason ``Unschedulable``, e.g. ``0/3 nodes are available: 3 Insufficient
+            nvidia.com/gpu.``).
+        scaling_up: A cluster autoscaler has triggered a scale-up for one of them (event
+            ``TriggeredScaleUp``), so a node may be on its way.
+    """
+
+    model_config = _FROZEN
+
+    unschedulable: dict[str, str] = Field(default_factory=dict)
+    scaling_up: bool = False
+
+    def summary(self) -> str:
+        """``<pod>: <message>`` of the first pod (by name), with how many more there are."""
+        if not self.unschedulable:
+            return ""
+        first = min(self.unschedulable)
+        more = len(self.unschedulable) - 1
+        return f"{first}: {self.unschedulable[first]}" + (f" (and {more} more pods)" if more else "")
 
 
 class WatchProgress(BaseModel):

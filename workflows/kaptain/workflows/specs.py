@@ -19,6 +19,7 @@ from kaptain.workflows.sealed import Sealed
 
 __all__ = [
     "DEFAULT_EXECUTOR_IMAGE",
+    "DEFAULT_SCHEDULE_TIMEOUT_SECONDS",
     "BuildInput",
     "BuildResult",
     "BuilderSpec",
@@ -36,6 +37,9 @@ __all__ = [
 
 DEFAULT_EXECUTOR_IMAGE: Final = "gcr.io/kaniko-project/executor:v1.23.2"
 """The Kaniko executor that builds images in the cluster."""
+
+DEFAULT_SCHEDULE_TIMEOUT_SECONDS: Final = 60
+"""How long a run's pod may stay unschedulable before the run fails, unless told otherwise."""
 
 _REVISION = re.compile(r"[0-9a-f]{32}")
 _DNS1035 = re.compile(r"[a-z]([-a-z0-9]{0,28}[a-z0-9])?")
@@ -177,6 +181,9 @@ class BuildInput(BaseModel):
         registry: The registry to publish to.
         builder: The builder's container settings.
         timeout_seconds: Time budget of the build, or None for no bound.
+        schedule_timeout_seconds: How long one of the run's pods may stay unschedulable before the
+            run fails with ``WorkloadDeploymentFailed`` (while a cluster autoscaler adds a node for
+            it, the run waits on); 0 only reports it.
     """
 
     model_config = _FROZEN
@@ -190,6 +197,7 @@ class BuildInput(BaseModel):
     registry: RegistrySpec
     builder: BuilderSpec = Field(default_factory=BuilderSpec)
     timeout_seconds: int | None = Field(default=None, gt=0)
+    schedule_timeout_seconds: int = Field(default=DEFAULT_SCHEDULE_TIMEOUT_SECONDS, ge=0)
 
     @field_validator("checksum")
     @classmethod
@@ -243,6 +251,9 @@ class TrainInput(BaseModel):
         ttl_seconds_after_finished: Let the cluster delete the finished job after this long.
         force_cleanup: Delete the finished job right away instead of keeping it.
         timeout_seconds: Time budget of the whole run, build included, or None.
+        schedule_timeout_seconds: How long one of the run's pods may stay unschedulable before the
+            run fails with ``WorkloadDeploymentFailed`` (while a cluster autoscaler adds a node for
+            it, the run waits on); 0 only reports it.
     """
 
     model_config = _FROZEN
@@ -261,6 +272,7 @@ class TrainInput(BaseModel):
     ttl_seconds_after_finished: int | None = Field(default=None, ge=0)
     force_cleanup: bool = False
     timeout_seconds: int | None = Field(default=None, gt=0)
+    schedule_timeout_seconds: int = Field(default=DEFAULT_SCHEDULE_TIMEOUT_SECONDS, ge=0)
 
     @field_validator("framework")
     @classmethod
@@ -335,6 +347,8 @@ class RunProgress(BaseModel):
         pods_succeeded: Pods that finished successfully.
         pods_failed: Pods that failed.
         reason: The latest condition message.
+        unschedulable: Why the cluster cannot place one of the run's pods (``<pod>: <scheduler's
+            message>``); empty while every pod is placed.
         started_at: When the run started.
         elapsed_seconds: Seconds since then, as of the workflow's current time.
     """
@@ -349,5 +363,6 @@ class RunProgress(BaseModel):
     pods_succeeded: int = 0
     pods_failed: int = 0
     reason: str = ""
+    unschedulable: str = ""
     started_at: datetime
     elapsed_seconds: float = 0.0

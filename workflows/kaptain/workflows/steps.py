@@ -6,9 +6,10 @@ wrappers give the calls their types back.
 
 Options, and why:
 
-* Every call uses `WAIT_CANCELLATION_COMPLETED`: when a run is cancelled, the workflow only
-  starts deleting what the run created once the activity in flight has really stopped. With the
-  default `TRY_CANCEL`, a create still running could add an object after the cleanup listed them.
+* Every call that changes the cluster, or may, uses `WAIT_CANCELLATION_COMPLETED`: when a run is
+  cancelled, the workflow only starts deleting what the run created once the activity in flight
+  has really stopped. With the default `TRY_CANCEL`, a create still running could add an object
+  after the cleanup listed them. (The scheduling watch only reads, and uses `TRY_CANCEL`.)
 * Short calls (create, delete, read) get a 30 s start-to-close timeout (one API round trip, with
   room for a slow server) and retry with backoff up to 10 s, except on the permanent error codes
   of `kaptain.workflows.errors`. Their total retry time is capped at 30 minutes, so a cluster that
@@ -39,6 +40,7 @@ from kaptain.workflows.objects import (
     DELETE_RUN_OBJECTS,
     FAILURE_DETAILS,
     WATCH_OBJECT,
+    WATCH_SCHEDULING,
     CreateObjectRequest,
     DeletedObjects,
     DeleteObjectsRequest,
@@ -46,6 +48,8 @@ from kaptain.workflows.objects import (
     FailureDetails,
     FailureDetailsRequest,
     ObjectStatus,
+    Scheduling,
+    SchedulingRequest,
     SecretRequest,
     WatchRequest,
 )
@@ -70,6 +74,7 @@ __all__ = [
     "find_image",
     "read_metrics",
     "watch_object",
+    "watch_scheduling",
 ]
 
 SHORT_TIMEOUT = timedelta(seconds=30)
@@ -145,6 +150,30 @@ async def watch_object(request: WatchRequest, *, budget: timedelta | None) -> Ob
         retry_policy=_RETRY,
         cancellation_type=_WAIT,
         summary=f"watch {request.ref.kind}/{request.ref.name}",
+    )
+    return result
+
+
+async def watch_scheduling(request: SchedulingRequest, *, budget: timedelta | None) -> Scheduling:
+    """Wait until the run's unschedulable pods change (with ``request.known`` None: read them).
+
+    Args:
+        request: The run's selector and the pods the workflow knows to be unschedulable.
+        budget: Time left in the run (bounds the attempt), or None.
+    """
+    limit = _MAX_WATCH if budget is None else min(_MAX_WATCH, budget + timedelta(seconds=30))
+    result: Scheduling = await workflow.execute_activity(
+        WATCH_SCHEDULING,
+        request,
+        result_type=Scheduling,
+        start_to_close_timeout=limit,
+        heartbeat_timeout=WATCH_HEARTBEAT_TIMEOUT,
+        retry_policy=_RETRY,
+        # Only reads, so nothing can race the cleanup: the run does not wait for the cancellation
+        # to reach the activity (that waits for its next heartbeat, seconds), which would delay
+        # every result by as much, since this watch is cancelled whenever the workload finishes.
+        cancellation_type=workflow.ActivityCancellationType.TRY_CANCEL,
+        summary="watch scheduling" if request.known is not None else "read scheduling",
     )
     return result
 

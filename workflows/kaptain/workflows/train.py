@@ -27,7 +27,7 @@ from temporalio.exceptions import ApplicationError, ChildWorkflowError, is_cance
 with workflow.unsafe.imports_passed_through():
     from kaptain.workflows import steps
     from kaptain.workflows.build import BuildWorkflow
-    from kaptain.workflows.errors import TIMEOUT
+    from kaptain.workflows.errors import TIMEOUT, WORKLOAD_DEPLOYMENT_FAILED
     from kaptain.workflows.manifests.training import training_manifest
     from kaptain.workflows.names import (
         run_annotations,
@@ -44,12 +44,19 @@ with workflow.unsafe.imports_passed_through():
         Kind,
         ObjectRef,
         ObjectStatus,
+        Scheduling,
         SecretRequest,
     )
     from kaptain.workflows.search_attributes import record_outcome, run_search_attributes
     from kaptain.workflows.specs import BuildResult, RunProgress, TrainInput, TrainResult, TrainStatus
     from kaptain.workflows.storage import Metrics, MetricsRequest, metrics_uri, trained_uri
-    from kaptain.workflows.tracking import remaining, watch_until_terminal, with_status
+    from kaptain.workflows.tracking import (
+        SchedulingGuard,
+        remaining,
+        watch_until_terminal,
+        with_scheduling,
+        with_status,
+    )
 
 __all__ = ["TrainWorkflow"]
 
@@ -114,7 +121,16 @@ class TrainWorkflow:
             await self._create_secrets(inp, storage_secret, registry_secret)
             status = await steps.create_object(CreateObjectRequest(manifest=manifest))
             try:
-                status = await watch_until_terminal(status, deadline=deadline, on_change=self._on_status)
+                status = await watch_until_terminal(
+                    status,
+                    deadline=deadline,
+                    on_change=self._on_status,
+                    scheduling=SchedulingGuard(
+                        selector=selector,
+                        timeout=timedelta(seconds=inp.schedule_timeout_seconds),
+                        on_change=self._on_scheduling,
+                    ),
+                )
             except TimeoutError:
                 cleanup_all = True
                 return self._result(
@@ -141,7 +157,11 @@ class TrainWorkflow:
                 headline = status.message or status.reason or f"{ref.kind} {ref.name} failed"
             return self._result(inp, ref, "Failed", f"{headline}\n{details.summary()}".strip(), build=build)
         except BaseException as err:
-            cleanup_all = is_cancelled_exception(err)
+            # A workload the cluster cannot run is deleted whole, like a cancelled one: left
+            # behind, its pods would wait for a node forever.
+            cleanup_all = is_cancelled_exception(err) or (
+                isinstance(err, ApplicationError) and err.type == WORKLOAD_DEPLOYMENT_FAILED
+            )
             raise
         finally:
             self._set_phase("CleaningUp")
@@ -245,6 +265,9 @@ class TrainWorkflow:
     def _on_status(self, status: ObjectStatus) -> None:
         self._progress = with_status(self._progress, status)
         workflow.set_current_details(f"{status.ref.kind} {status.ref.name}: {status.phase}")
+
+    def _on_scheduling(self, verdict: Scheduling) -> None:
+        self._progress = with_scheduling(self._progress, verdict)
 
     def _set_phase(self, phase: str) -> None:
         self._progress = self._progress.model_copy(update={"phase": phase})

@@ -9,15 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from kaptain.activities.kubernetes.client import KubeClient, KubeError
 from kaptain.activities.kubernetes.errors import api_error
+from kaptain.activities.kubernetes.scheduling import watch_scheduling
 from kaptain.activities.kubernetes.status import deleted, summarize
 from kaptain.workflows.errors import OBJECT_CONFLICT, SECRETS_UNREADABLE
 from kaptain.workflows.manifests.secret import secret_manifest
@@ -29,6 +30,7 @@ from kaptain.workflows.objects import (
     DELETE_RUN_OBJECTS,
     FAILURE_DETAILS,
     WATCH_OBJECT,
+    WATCH_SCHEDULING,
     CreateObjectRequest,
     DeletedObjects,
     DeleteObjectsRequest,
@@ -38,6 +40,8 @@ from kaptain.workflows.objects import (
     ObjectRef,
     ObjectStatus,
     PodFailure,
+    Scheduling,
+    SchedulingRequest,
     SecretRequest,
     WatchProgress,
     WatchRequest,
@@ -50,6 +54,7 @@ WORKER_SHUTDOWN: Final = "WorkerShutdown"
 """Type of the (retried) failure of a watch interrupted by its worker's shutdown."""
 
 Obj = dict[str, Any]
+_T = TypeVar("_T")
 
 # The server ends each watch after this long; the activity then re-watches from the last version.
 # Short enough that a silently dropped connection is noticed quickly.
@@ -131,23 +136,19 @@ class KubernetesActivities:
         # Heartbeat details come back as plain dicts (they are decoded without type hints).
         progress = WatchProgress.model_validate(details[0]) if details else WatchProgress()
         async with _heartbeating(progress) as beat:
-            watching = asyncio.create_task(self._watch(request, progress.resource_version, beat))
-            shutdown = asyncio.create_task(activity.wait_for_worker_shutdown())
-            try:
-                await asyncio.wait({watching, shutdown}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (watching, shutdown):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-            if watching.done() and not watching.cancelled():
-                return watching.result()
-        # BENIGN: an expected hand-over, logged at DEBUG rather than as a failure.
-        raise ApplicationError(
-            "the worker is shutting down: the watch resumes on another worker",
-            type=WORKER_SHUTDOWN,
-            category=ApplicationErrorCategory.BENIGN,
-        )
+            return await _unless_worker_shutdown(self._watch(request, progress.resource_version, beat))
+
+    @activity.defn(name=WATCH_SCHEDULING)
+    async def watch_scheduling(self, request: SchedulingRequest) -> Scheduling:
+        """Wait until the run's pods that the scheduler cannot place differ from ``request.known``
+        (see `kaptain.activities.kubernetes.scheduling`).
+
+        Raises:
+            ApplicationError: ``WorkerShutdown`` (retried) when this worker stops.
+        """
+        # Heartbeats only say the activity is alive: a retried attempt lists the pods again anyway.
+        async with _heartbeating(WatchProgress()):
+            return await _unless_worker_shutdown(watch_scheduling(self._client, request))
 
     async def _watch(
         self, request: WatchRequest, version: str | None, beat: Callable[[str], None]
@@ -331,6 +332,32 @@ class KubernetesActivities:
             return await self._client.pod_log(pod, container=container, tail_lines=lines)
         except KubeError as err:
             return f"(log unavailable: {err.status} {err.reason})"
+
+
+async def _unless_worker_shutdown(watch: Coroutine[Any, Any, _T]) -> _T:
+    """Run a long watch, but give it up when the worker shuts down.
+
+    Raises:
+        ApplicationError: ``WorkerShutdown`` (retried): the watch then resumes at once on another
+            worker instead of holding up the shutdown.
+    """
+    watching = asyncio.create_task(watch)
+    shutdown = asyncio.create_task(activity.wait_for_worker_shutdown())
+    try:
+        await asyncio.wait({watching, shutdown}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (watching, shutdown):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if watching.done() and not watching.cancelled():
+        return watching.result()
+    # BENIGN: an expected hand-over, logged at DEBUG rather than as a failure.
+    raise ApplicationError(
+        "the worker is shutting down: the watch resumes on another worker",
+        type=WORKER_SHUTDOWN,
+        category=ApplicationErrorCategory.BENIGN,
+    )
 
 
 @contextlib.asynccontextmanager

@@ -134,9 +134,18 @@ class KubeClient:
         """GET one object."""
         return await self._json("GET", self.path(api_version, kind, name))
 
-    async def list_objects(self, api_version: str, kind: str, *, label_selector: str | None = None) -> Obj:
+    async def list_objects(
+        self,
+        api_version: str,
+        kind: str,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> Obj:
         """LIST a kind (a ``<Kind>List`` with ``items`` and ``metadata.resourceVersion``)."""
         query = [("labelSelector", label_selector)] if label_selector else []
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
         return await self._json("GET", self.path(api_version, kind), query=query)
 
     async def delete(
@@ -161,6 +170,7 @@ class KubeClient:
         *,
         resource_version: str,
         name: str | None = None,
+        label_selector: str | None = None,
         timeout_seconds: int = 60,
     ) -> AsyncIterator[WatchEvent]:
         """Stream the changes after ``resource_version`` until the server ends the watch.
@@ -173,6 +183,7 @@ class KubeClient:
             kind: The kind.
             resource_version: Where to start.
             name: Only this object (a ``metadata.name`` field selector).
+            label_selector: Only objects with these labels.
             timeout_seconds: When the server ends the watch.
         """
         query = [
@@ -183,6 +194,8 @@ class KubeClient:
         ]
         if name is not None:
             query.append(("fieldSelector", f"metadata.name={name}"))
+        if label_selector:
+            query.append(("labelSelector", label_selector))
         try:
             response = await self._api.call_api(
                 self.path(api_version, kind),

@@ -10,6 +10,10 @@ Decisions, where a local process cannot be a container:
   (`sandbox`). Paths a program builds itself are not translated.
 - Volumes: `emptyDir`, `secret` (files 0600 unless `defaultMode`) and `configMap`; any other type
   fails the pod with reason `UnsupportedVolume` and a `FailedMount` event.
+- Scheduling: a pod whose requests exceed the machine's capacity (cpu, memory, ephemeral-storage,
+  extended resources from `$KAPTAIN_NODE_EXTENDED_RESOURCES`, none by default) stays Pending with
+  `PodScheduled` False / `Unschedulable` and a `FailedScheduling` event (`scheduling`); pods are
+  not checked against each other's requests.
 - Resources: memory limits are enforced by polling the RSS of the container's process tree every
   100 ms (`OOMKilled`, exit code 137); cpu limits are not enforced (no cgroups).
 - Processes: one process group per container with `PR_SET_PDEATHSIG`; groups are recorded under

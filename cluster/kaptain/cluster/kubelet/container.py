@@ -184,6 +184,7 @@ class ContainerRunner:
                     directory=self.worker.pod_dir / self.name,
                     refs=RefReader(self.worker.ctx.core, self.worker.namespace),
                     service=self.worker.ctx.service,
+                    capacity=self.worker.ctx.capacity,
                 )
             except ConfigError as exc:
                 self.status.waiting("CreateContainerConfigError", str(exc))

@@ -7,7 +7,9 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from kaptain.cluster.apiserver.errors import ApiError
@@ -44,6 +46,7 @@ class KubeletContext:
         data_dir: The cluster's data dir.
         images: The image store.
         groups: The process-group registry.
+        capacity: What this node offers (`scheduling.node_capacity`).
         service: The API server's (host, port) for `KUBERNETES_SERVICE_*`, if known.
     """
 
@@ -53,6 +56,7 @@ class KubeletContext:
     data_dir: Path
     images: ImageStore
     groups: GroupRegistry
+    capacity: Mapping[str, Decimal]
     service: tuple[str, int] | None = None
     _log_states: dict[tuple[str, str], LogState] = field(default_factory=dict)
     _events: asyncio.Queue[_PendingEvent] = field(default_factory=lambda: asyncio.Queue(_EVENT_QUEUE))

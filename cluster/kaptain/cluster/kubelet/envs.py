@@ -9,29 +9,32 @@ with the message Kubernetes reports as `CreateContainerConfigError`, unless mark
 from __future__ import annotations
 
 import math
-import os
 import re
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
-
-import psutil
 
 from kaptain.cluster.apiserver.interface import Object
 from kaptain.cluster.apiserver.quantity import parse_quantity
 from kaptain.cluster.kubelet.expansion import expand
 from kaptain.cluster.kubelet.refs import ConfigError, RefReader
+from kaptain.cluster.kubelet.scheduling import NATIVE_RESOURCES
 
 POD_IP = "127.0.0.1"
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _SUBSCRIPT = re.compile(r"^metadata\.(labels|annotations)\['(.+)'\]$")
 
 
-async def container_env(pod: Object, container: Object, refs: RefReader) -> dict[str, str]:
+async def container_env(
+    pod: Object, container: Object, refs: RefReader, capacity: Mapping[str, Decimal]
+) -> dict[str, str]:
     """Computes the variables Kubernetes defines for one container (not including the image's).
 
     Args:
         pod: The pod object.
         container: The container spec.
         refs: Reader for the pod namespace's Secrets and ConfigMaps.
+        capacity: The node's capacity, what `resourceFieldRef` reports for a resource without limit.
 
     Returns:
         The variables in definition order.
@@ -45,7 +48,7 @@ async def container_env(pod: Object, container: Object, refs: RefReader) -> dict
     for entry in container.get("env") or []:
         name = str(entry.get("name", ""))
         if "valueFrom" in entry and entry["valueFrom"] is not None:
-            value = await _value_from(pod, container, entry["valueFrom"], refs)
+            value = await _value_from(pod, container, entry["valueFrom"], refs, capacity)
             if value is None:
                 continue
             env[name] = value
@@ -77,7 +80,9 @@ async def _add_env_from(env: dict[str, str], source: Object, refs: RefReader) ->
             env[name] = raw.decode(errors="replace")
 
 
-async def _value_from(pod: Object, container: Object, source: Object, refs: RefReader) -> str | None:
+async def _value_from(
+    pod: Object, container: Object, source: Object, refs: RefReader, capacity: Mapping[str, Decimal]
+) -> str | None:
     if source.get("secretKeyRef") is not None:
         return await _key_ref(source["secretKeyRef"], refs, secret=True)
     if source.get("configMapKeyRef") is not None:
@@ -85,7 +90,7 @@ async def _value_from(pod: Object, container: Object, source: Object, refs: RefR
     if source.get("fieldRef") is not None:
         return field_value(pod, str(source["fieldRef"].get("fieldPath", "")))
     if source.get("resourceFieldRef") is not None:
-        return resource_value(pod, container, source["resourceFieldRef"])
+        return resource_value(pod, container, source["resourceFieldRef"], capacity)
     raise ConfigError("valueFrom must set one of secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef")
 
 
@@ -143,7 +148,7 @@ def field_value(pod: Object, path: str) -> str:
     raise ConfigError(f"unsupported fieldRef fieldPath {path!r}")
 
 
-def resource_value(pod: Object, container: Object, ref: Object) -> str:
+def resource_value(pod: Object, container: Object, ref: Object, capacity: Mapping[str, Decimal]) -> str:
     """Resolves a `resourceFieldRef` (limits/requests of cpu, memory, ephemeral-storage).
 
     Without a limit the node's capacity is used, as the kubelet does.
@@ -152,6 +157,7 @@ def resource_value(pod: Object, container: Object, ref: Object) -> str:
         pod: The pod object.
         container: The container whose resources are read unless `ref.containerName` names another.
         ref: The `resourceFieldRef`.
+        capacity: The node's capacity (`scheduling.node_capacity`).
 
     Returns:
         The value divided by `divisor` and rounded up, as a string.
@@ -173,7 +179,7 @@ def resource_value(pod: Object, container: Object, ref: Object) -> str:
         raw = (resources.get(section) or {}).get(name)
         if raw is None and section == "requests":
             raw = (resources.get("limits") or {}).get(name)
-        value = parse_quantity(raw) if raw is not None else _capacity(name)
+        value = parse_quantity(raw) if raw is not None else _capacity(capacity, name)
         divisor = parse_quantity(ref.get("divisor") or "1")
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
@@ -182,11 +188,7 @@ def resource_value(pod: Object, container: Object, ref: Object) -> str:
     return str(math.ceil(value / divisor))
 
 
-def _capacity(name: str) -> Any:
-    if name == "cpu":
-        return parse_quantity(os.cpu_count() or 1)
-    if name == "memory":
-        return parse_quantity(psutil.virtual_memory().total)
-    if name == "ephemeral-storage":
-        return parse_quantity(psutil.disk_usage("/").total)
-    raise ConfigError(f"unsupported resourceFieldRef resource {name!r}")
+def _capacity(capacity: Mapping[str, Decimal], name: str) -> Decimal:
+    if name not in NATIVE_RESOURCES or name not in capacity:
+        raise ConfigError(f"unsupported resourceFieldRef resource {name!r}")
+    return capacity[name]

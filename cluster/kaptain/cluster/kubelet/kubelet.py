@@ -1,7 +1,9 @@
 """The kubelet (and scheduler) of the embedded cluster's single node.
 
-It watches all pods; a pod without `spec.nodeName` is bound to this node and run, a pod bound
-here is run by a `PodWorker`. On start it kills what a previous life left running, then re-lists:
+It watches all pods; a pod without `spec.nodeName` is bound to this node and run when its requests
+fit the node's capacity, else left Pending with `PodScheduled` False / `Unschedulable` and a
+`FailedScheduling` event, as kube-scheduler reports it (see `scheduling`); a pod bound here is run
+by a `PodWorker`. On start it kills what a previous life left running, then re-lists:
 pods it was running are resumed (see `PodWorker`): with `restartPolicy` Always or OnFailure their
 vanished containers are restarted (restartCount + 1, lastState `ContainerStatusUnknown`), with
 Never the pod fails with those containers terminated as `ContainerStatusUnknown`, as Kubernetes
@@ -16,7 +18,8 @@ import hashlib
 import logging
 import shutil
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,8 @@ from kaptain.cluster.kubelet.context import KubeletContext
 from kaptain.cluster.kubelet.logreader import read_pod_log
 from kaptain.cluster.kubelet.pod import PodWorker
 from kaptain.cluster.kubelet.procs import GroupRegistry
-from kaptain.cluster.kubelet.status import TERMINAL_PHASES
+from kaptain.cluster.kubelet.scheduling import node_capacity, unschedulable_message
+from kaptain.cluster.kubelet.status import TERMINAL_PHASES, now_rfc3339
 
 _log = logging.getLogger(__name__)
 _WATCH_SECONDS = 300.0
@@ -47,6 +51,11 @@ class Kubelet:
         service_host: The API server's host for `KUBERNETES_SERVICE_HOST` (unset when None).
         service_port: The API server's port for `KUBERNETES_SERVICE_PORT`.
         stop_grace: Seconds between SIGTERM and SIGKILL for containers when the kubelet stops.
+        extended_resources: Counts of extended resources this node offers (e.g.
+            `{"nvidia.com/gpu": 1}`); none by default, so pods requesting some are unschedulable.
+
+    Raises:
+        ValueError: The core does not serve pods, or an extended resource's name or count is invalid.
     """
 
     def __init__(
@@ -59,6 +68,7 @@ class Kubelet:
         service_host: str | None = None,
         service_port: int | None = None,
         stop_grace: float = _STOP_GRACE,
+        extended_resources: Mapping[str, int] | None = None,
     ) -> None:
         pods = core.registry.get("", "v1", "pods")
         if pods is None:
@@ -72,6 +82,7 @@ class Kubelet:
             data_dir=data_dir,
             images=images,
             groups=GroupRegistry(data_dir / "kubelet" / "groups", marker),
+            capacity=node_capacity(data_dir, extended_resources),
             service=(service_host, service_port) if service_host and service_port else None,
         )
         self._stop_grace = stop_grace
@@ -84,6 +95,11 @@ class Kubelet:
     @property
     def node_name(self) -> str:
         return self._ctx.node_name
+
+    @property
+    def capacity(self) -> Mapping[str, Decimal]:
+        """What this node offers to pods: resource name → amount in base units."""
+        return self._ctx.capacity
 
     @property
     def process_marker(self) -> str:
@@ -227,8 +243,9 @@ class Kubelet:
             return
         node = spec.get("nodeName")
         if not node:
+            # An unbound pod being deleted has no containers to stop: the API server removes it.
             if not meta.get("deletionTimestamp"):
-                await self._bind(pod)
+                await self._schedule(pod)
             return
         if node != self._ctx.node_name:
             return
@@ -246,6 +263,57 @@ class Kubelet:
         self._workers[uid] = worker
         worker.start()
         worker.update(pod)
+
+    async def _schedule(self, pod: Object) -> None:
+        message = unschedulable_message(pod, self._ctx.capacity)
+        if message is None:
+            await self._bind(pod)
+        else:
+            await self._mark_unschedulable(pod, message)
+
+    async def _mark_unschedulable(self, pod: Object, message: str) -> None:
+        meta = pod["metadata"]
+        namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+        conditions = [c for c in (pod.get("status") or {}).get("conditions") or [] if isinstance(c, dict)]
+        previous = next((c for c in conditions if c.get("type") == "PodScheduled"), None)
+        if (
+            previous is not None
+            and previous.get("status") == "False"
+            and previous.get("reason") == "Unschedulable"
+            and previous.get("message") == message
+        ):
+            # Already reported: this is the watch event of our own status write.
+            return
+        stamp = now_rfc3339()
+        if previous is not None and previous.get("status") == "False" and previous.get("lastTransitionTime"):
+            stamp = str(previous["lastTransitionTime"])
+        condition: Object = {
+            "type": "PodScheduled",
+            "status": "False",
+            "lastProbeTime": None,
+            "lastTransitionTime": stamp,
+            "reason": "Unschedulable",
+            "message": message,
+        }
+        patch: Object = {
+            # The version makes a stale event's write fail; the newer event is handled in its turn.
+            "metadata": {"uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")},
+            "status": {
+                "phase": "Pending",
+                "conditions": [c for c in conditions if c.get("type") != "PodScheduled"] + [condition],
+            },
+        }
+        try:
+            marked = await self._ctx.core.patch(
+                self._ctx.pods, namespace, name, patch, "application/merge-patch+json", subresource="status"
+            )
+        except ApiError as exc:
+            if exc.code not in (404, 409):
+                _log.warning("cannot mark pod %s/%s unschedulable: %s", namespace, name, exc.message)
+            return
+        self._ctx.event(
+            marked, type_="Warning", reason="FailedScheduling", message=message, component="default-scheduler"
+        )
 
     async def _bind(self, pod: Object) -> None:
         meta = pod["metadata"]

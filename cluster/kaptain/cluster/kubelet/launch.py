@@ -14,6 +14,7 @@ import asyncio
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from kaptain.cluster.apiserver.interface import Object
@@ -60,6 +61,7 @@ async def build_launch(
     directory: Path,
     refs: RefReader,
     service: tuple[str, int] | None,
+    capacity: Mapping[str, Decimal],
 ) -> Launch:
     """Builds the sandbox (a fresh rootfs copy) and the environment and argv of a container.
 
@@ -71,6 +73,7 @@ async def build_launch(
         directory: The container's directory (`<pod dir>/<container>`).
         refs: Reader for Secrets and ConfigMaps.
         service: The API server's host and port for `KUBERNETES_SERVICE_HOST/PORT`, if known.
+        capacity: The node's capacity (for `resourceFieldRef` without limit).
 
     Returns:
         The launch description.
@@ -80,7 +83,7 @@ async def build_launch(
         CommandError: Nothing to run.
         OSError: The sandbox cannot be created.
     """
-    kube_env = await container_env(pod, container, refs)
+    kube_env = await container_env(pod, container, refs, capacity)
     mounts = container_mounts(container, dict(volumes))
     sandbox = await asyncio.to_thread(Sandbox.create, directory, image.copy_rootfs, mounts)
     python_dir = str(Path(image.python).parent)
