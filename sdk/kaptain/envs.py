@@ -102,6 +102,16 @@ def _set_flag(name: str, value: bool) -> None:
     os.environ[name] = "true" if value else "false"
 
 
+def _seconds(name: str) -> int | None:
+    """A non-negative integer variable, or None when unset."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise ValueError(f"{name} must be a non-negative integer (got {raw!r})")
+    return int(raw)
+
+
 def _cpu(name: str, default: str) -> str:
     return cpu_quantity(os.environ.get(name, "").strip() or default, field=name)
 
@@ -208,14 +218,7 @@ class _M(types.ModuleType):
         Raises:
             ValueError: The variable is set to something other than a non-negative integer.
         """
-        raw = os.environ.get("KAPTAIN_SDK_TTL_SECONDS_AFTER_FINISHED", "").strip()
-        if not raw:
-            return None
-        if not raw.isdigit():
-            raise ValueError(
-                f"KAPTAIN_SDK_TTL_SECONDS_AFTER_FINISHED must be a non-negative integer (got {raw!r})"
-            )
-        return int(raw)
+        return _seconds("KAPTAIN_SDK_TTL_SECONDS_AFTER_FINISHED")
 
     @KAPTAIN_SDK_TTL_SECONDS_AFTER_FINISHED.setter
     def KAPTAIN_SDK_TTL_SECONDS_AFTER_FINISHED(self, ttl_seconds: int | None) -> None:
@@ -247,12 +250,8 @@ class _M(types.ModuleType):
         Raises:
             ValueError: The variable is set to something other than a non-negative integer.
         """
-        raw = os.environ.get("KAPTAIN_SDK_SCHEDULE_TIMEOUT", "").strip()
-        if not raw:
-            return DEFAULT_SCHEDULE_TIMEOUT
-        if not raw.isdigit():
-            raise ValueError(f"KAPTAIN_SDK_SCHEDULE_TIMEOUT must be a non-negative integer (got {raw!r})")
-        return int(raw)
+        seconds = _seconds("KAPTAIN_SDK_SCHEDULE_TIMEOUT")
+        return DEFAULT_SCHEDULE_TIMEOUT if seconds is None else seconds
 
     @KAPTAIN_SDK_SCHEDULE_TIMEOUT.setter
     def KAPTAIN_SDK_SCHEDULE_TIMEOUT(self, seconds: int) -> None:

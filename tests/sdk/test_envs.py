@@ -153,6 +153,22 @@ def test_invalid_ttl_variable_is_reported_when_read(raw: str, monkeypatch: pytes
         _ = envs.KAPTAIN_SDK_TTL_SECONDS_AFTER_FINISHED
 
 
+def test_schedule_timeout_reads_writes_and_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert envs.KAPTAIN_SDK_SCHEDULE_TIMEOUT == 60
+    envs.KAPTAIN_SDK_SCHEDULE_TIMEOUT = 0
+    assert os.environ["KAPTAIN_SDK_SCHEDULE_TIMEOUT"] == "0" and envs.KAPTAIN_SDK_SCHEDULE_TIMEOUT == 0
+    monkeypatch.setenv("KAPTAIN_SDK_SCHEDULE_TIMEOUT", "600")
+    assert envs.KAPTAIN_SDK_SCHEDULE_TIMEOUT == 600
+    for value in (-1, True, 1.5, "60"):
+        with pytest.raises(
+            ValueError, match="KAPTAIN_SDK_SCHEDULE_TIMEOUT must be set to a non-negative int"
+        ):
+            envs.KAPTAIN_SDK_SCHEDULE_TIMEOUT = value  # type: ignore[assignment]
+    monkeypatch.setenv("KAPTAIN_SDK_SCHEDULE_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="KAPTAIN_SDK_SCHEDULE_TIMEOUT must be a non-negative integer"):
+        _ = envs.KAPTAIN_SDK_SCHEDULE_TIMEOUT
+
+
 def test_assignment_is_seen_by_child_processes() -> None:
     envs.VERBOSE = True
     envs.DOCKER_BUILDER_MEM_LIMIT = "2Gi"

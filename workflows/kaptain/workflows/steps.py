@@ -133,6 +133,29 @@ async def create_secret(request: SecretRequest) -> ObjectStatus:
     return await _short(CREATE_SECRET, request, ObjectStatus, summary=f"create Secret/{request.name}")
 
 
+async def _watch(
+    name: str,
+    arg: object,
+    result_type: type[_T],
+    *,
+    budget: timedelta | None,
+    cancellation: workflow.ActivityCancellationType,
+    summary: str,
+) -> _T:
+    limit = _MAX_WATCH if budget is None else min(_MAX_WATCH, budget + timedelta(seconds=30))
+    result: _T = await workflow.execute_activity(
+        name,
+        arg,
+        result_type=result_type,
+        start_to_close_timeout=limit,
+        heartbeat_timeout=WATCH_HEARTBEAT_TIMEOUT,
+        retry_policy=_RETRY,
+        cancellation_type=cancellation,
+        summary=summary,
+    )
+    return result
+
+
 async def watch_object(request: WatchRequest, *, budget: timedelta | None) -> ObjectStatus:
     """Wait until the object's status changes in a way that matters.
 
@@ -140,18 +163,14 @@ async def watch_object(request: WatchRequest, *, budget: timedelta | None) -> Ob
         request: The object and the status the workflow knows.
         budget: Time left in the run (bounds the attempt), or None.
     """
-    limit = _MAX_WATCH if budget is None else min(_MAX_WATCH, budget + timedelta(seconds=30))
-    result: ObjectStatus = await workflow.execute_activity(
+    return await _watch(
         WATCH_OBJECT,
         request,
-        result_type=ObjectStatus,
-        start_to_close_timeout=limit,
-        heartbeat_timeout=WATCH_HEARTBEAT_TIMEOUT,
-        retry_policy=_RETRY,
-        cancellation_type=_WAIT,
+        ObjectStatus,
+        budget=budget,
+        cancellation=_WAIT,
         summary=f"watch {request.ref.kind}/{request.ref.name}",
     )
-    return result
 
 
 async def watch_scheduling(request: SchedulingRequest, *, budget: timedelta | None) -> Scheduling:
@@ -161,21 +180,17 @@ async def watch_scheduling(request: SchedulingRequest, *, budget: timedelta | No
         request: The run's selector and the pods the workflow knows to be unschedulable.
         budget: Time left in the run (bounds the attempt), or None.
     """
-    limit = _MAX_WATCH if budget is None else min(_MAX_WATCH, budget + timedelta(seconds=30))
-    result: Scheduling = await workflow.execute_activity(
+    return await _watch(
         WATCH_SCHEDULING,
         request,
-        result_type=Scheduling,
-        start_to_close_timeout=limit,
-        heartbeat_timeout=WATCH_HEARTBEAT_TIMEOUT,
-        retry_policy=_RETRY,
+        Scheduling,
+        budget=budget,
         # Only reads, so nothing can race the cleanup: the run does not wait for the cancellation
         # to reach the activity (that waits for its next heartbeat, seconds), which would delay
         # every result by as much, since this watch is cancelled whenever the workload finishes.
-        cancellation_type=workflow.ActivityCancellationType.TRY_CANCEL,
+        cancellation=workflow.ActivityCancellationType.TRY_CANCEL,
         summary="watch scheduling" if request.known is not None else "read scheduling",
     )
-    return result
 
 
 async def delete_objects(request: DeleteObjectsRequest, *, local: bool = False) -> DeletedObjects:
