@@ -7,7 +7,7 @@ import pytest
 from kaptain.cluster.apiserver.errors import ApiError
 from kaptain.cluster.apiserver.interface import ApiCore, Object
 from tests.cluster.controllers.conftest import Node
-from tests.cluster.controllers.helpers import NS, condition, eventually, is_true, jobs, list_pods
+from tests.cluster.controllers.helpers import NS, TTL_SECONDS, condition, eventually, is_true, jobs, list_pods
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +97,7 @@ async def test_active_deadline_stops_a_running_job(node: Node) -> None:
 
 
 async def test_ttl_after_finished_deletes_the_job_and_its_pods(node: Node) -> None:
-    await node.core.create(jobs(node.core), NS, _job("brief", "pass", ttlSecondsAfterFinished=1))
+    await node.core.create(jobs(node.core), NS, _job("brief", "pass", ttlSecondsAfterFinished=TTL_SECONDS))
     await _wait_condition(node.core, "brief", "Complete")
 
     async def gone() -> bool:

@@ -11,7 +11,16 @@ from kaptain.cluster.apiserver.errors import ApiError
 from kaptain.cluster.apiserver.interface import ApiCore, Object
 from kaptain.cluster.apiserver.resources import ResourceType
 from tests.cluster.controllers.conftest import Node
-from tests.cluster.controllers.helpers import NS, condition, eventually, is_true, list_pods, pods, rt
+from tests.cluster.controllers.helpers import (
+    NS,
+    TTL_SECONDS,
+    condition,
+    eventually,
+    is_true,
+    list_pods,
+    pods,
+    rt,
+)
 from tests.cluster.controllers.training_manifests import pytorchjob, replica, tfjob
 
 pytestmark = pytest.mark.slow
@@ -164,7 +173,9 @@ async def test_clean_pod_policy_running_stops_the_remaining_workers(node: Node) 
 async def test_ttl_deletes_a_finished_training_job(node: Node) -> None:
     job = await _create(
         node.core,
-        tfjob("tfttl", {"Worker": replica(1, "tensorflow")}, run_policy={"ttlSecondsAfterFinished": 1}),
+        tfjob(
+            "tfttl", {"Worker": replica(1, "tensorflow")}, run_policy={"ttlSecondsAfterFinished": TTL_SECONDS}
+        ),
     )
     await _wait_condition(node.core, job, "Succeeded")
 

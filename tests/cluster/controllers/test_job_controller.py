@@ -8,6 +8,7 @@ from kaptain.cluster.apiserver.errors import ApiError
 from kaptain.cluster.apiserver.interface import ApiCore, Object
 from tests.cluster.controllers.helpers import (
     NS,
+    TTL_SECONDS,
     condition,
     event_reasons,
     eventually,
@@ -222,7 +223,7 @@ async def test_failed_waits_for_terminating_pods(controllers: ApiCore) -> None:
 
 async def test_ttl_after_finished_deletes_the_job_and_its_pods(controllers: ApiCore) -> None:
     core = controllers
-    job = await _create(core, _job("short-lived", ttlSecondsAfterFinished=1))
+    job = await _create(core, _job("short-lived", ttlSecondsAfterFinished=TTL_SECONDS))
     (pod,) = await _wait_pods(core, job, 1)
     await set_pod_status(core, pod["metadata"]["name"], "Succeeded", exit_code=0)
     await _wait_job(core, "short-lived", "Complete")

@@ -12,6 +12,7 @@ from kaptain.cluster.apiserver.interface import ApiCore, Object
 from kaptain.cluster.apiserver.resources import ResourceType
 from tests.cluster.controllers.helpers import (
     NS,
+    TTL_SECONDS,
     condition,
     event_reasons,
     eventually,
@@ -329,7 +330,9 @@ async def test_clean_pod_policy(controllers: ApiCore, policy: str, left: set[str
 
 async def test_ttl_after_finished_deletes_the_training_job(controllers: ApiCore) -> None:
     core = controllers
-    job = await _create(core, pytorchjob("ephemeral", workers=0, run_policy={"ttlSecondsAfterFinished": 1}))
+    job = await _create(
+        core, pytorchjob("ephemeral", workers=0, run_policy={"ttlSecondsAfterFinished": TTL_SECONDS})
+    )
     await _wait_pods(core, "ephemeral", 1)
     await set_pod_status(core, "ephemeral-master-0", "Succeeded", exit_code=0)
     await _wait_condition(core, job, "Succeeded")
