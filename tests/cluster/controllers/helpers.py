@@ -16,9 +16,11 @@ from tests.conftest import CRDS
 
 T = TypeVar("T")
 NS = "default"
-# completionTime is stamped in whole seconds (as Kubernetes does), so a TTL of N seconds can
-# expire as little as N-1 seconds after the job finished; 3 leaves a test 2 s to see it finished.
+# startTime and completionTime are stamped in whole seconds (as Kubernetes does), so a deadline
+# or TTL of N seconds can expire as little as N-1 seconds after the job started or finished; 3
+# leaves a test 2 s to act on (or see) the job before it does.
 TTL_SECONDS = 3
+DEADLINE_SECONDS = 3
 
 
 def rt(core: ApiCore, group: str, version: str, plural: str) -> ResourceType:

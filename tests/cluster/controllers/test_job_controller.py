@@ -7,6 +7,7 @@ from typing import Any
 from kaptain.cluster.apiserver.errors import ApiError
 from kaptain.cluster.apiserver.interface import ApiCore, Object
 from tests.cluster.controllers.helpers import (
+    DEADLINE_SECONDS,
     NS,
     TTL_SECONDS,
     condition,
@@ -186,7 +187,7 @@ async def test_on_failure_restarts_count_against_the_backoff_limit(controllers: 
 
 async def test_active_deadline_fails_the_job_and_deletes_its_pods(controllers: ApiCore) -> None:
     core = controllers
-    job = await _create(core, _job("slow", activeDeadlineSeconds=1))
+    job = await _create(core, _job("slow", activeDeadlineSeconds=DEADLINE_SECONDS))
     (pod,) = await _wait_pods(core, job, 1)
     await set_pod_status(core, pod["metadata"]["name"], "Running")
     failed = await _wait_job(core, "slow", "Failed")
@@ -201,7 +202,7 @@ async def test_active_deadline_fails_the_job_and_deletes_its_pods(controllers: A
 
 async def test_failed_waits_for_terminating_pods(controllers: ApiCore) -> None:
     core = controllers
-    job = await _create(core, _job("bound", activeDeadlineSeconds=1))
+    job = await _create(core, _job("bound", activeDeadlineSeconds=DEADLINE_SECONDS))
     (pod,) = await _wait_pods(core, job, 1)
     name = pod["metadata"]["name"]
     # Bind it to a node, as the kubelet does: deleting it then waits for the kubelet.

@@ -11,6 +11,7 @@ from kaptain.cluster.apiserver.errors import ApiError
 from kaptain.cluster.apiserver.interface import ApiCore, Object
 from kaptain.cluster.apiserver.resources import ResourceType
 from tests.cluster.controllers.helpers import (
+    DEADLINE_SECONDS,
     NS,
     TTL_SECONDS,
     condition,
@@ -351,7 +352,12 @@ async def test_ttl_after_finished_deletes_the_training_job(controllers: ApiCore)
 async def test_active_deadline_fails_the_training_job(controllers: ApiCore) -> None:
     core = controllers
     job = await _create(
-        core, tfjob("late", {"Worker": replica(1, "tensorflow")}, run_policy={"activeDeadlineSeconds": 1})
+        core,
+        tfjob(
+            "late",
+            {"Worker": replica(1, "tensorflow")},
+            run_policy={"activeDeadlineSeconds": DEADLINE_SECONDS},
+        ),
     )
     await _wait_pods(core, "late", 1)
     await set_pod_status(core, "late-worker-0", "Running")
